@@ -1,0 +1,410 @@
+/* go.c - goroutines: the pooled spawner, and thread records.
+ *
+ * goro_go pops an idle worker from a LIFO stack and hands it (fn, arg), or
+ * starts a new detached thread when none is idle; it never waits for a
+ * worker. A worker that finishes its function parks on the idle stack
+ * (spinning briefly first, for back-to-back spawns); one idle longer than
+ * IDLE_TIMEOUT, or beyond MAX_IDLE idle workers, exits.
+ *
+ * Every thread that blocks in goro, worker or not, has a record (struct
+ * goro__thread) on goro__sched.threads; records are recycled through
+ * goro__sched.free and never freed, so a late unpark stays harmless.
+ *
+ * Invariants, under goro__sched.mu:
+ *   t is on the idle stack iff t->is_idle;
+ *   an idle worker is parked or about to park, and only the thread that
+ *   pops it (clearing is_idle) unparks it, exactly once;
+ *   nthreads and nidle count the two lists.
+ * Lock order: goro__sched.mu, then a parker's lock (see internal.h).
+ */
+#include "config.h"
+
+#include "internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+enum { MAX_IDLE = 256 };
+static const int64_t IDLE_TIMEOUT = 10 * GORO_SECOND;
+
+struct goro__sched goro__sched = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static _Atomic uint64_t next_id = 1;
+static _Atomic size_t ngoroutines;
+static _Thread_local struct goro__thread *tls_self;
+static pthread_key_t foreign_key; /* destructor unregisters a foreign thread */
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static size_t stack_size;         /* 0: the system default */
+static int spin_rounds;           /* parker spin for channel waits: cpu_relax rounds */
+static int spin_yields;           /* then this many sched_yield calls */
+
+static void init(void);
+static struct goro__parker probe_parker; /* never unparked: times cpu_relax */
+
+/* ---- records ------------------------------------------------------------ */
+
+/* A zeroed record, from the free list or fresh. goro__sched.mu held. */
+static struct goro__thread *
+record_get_locked(void)
+{
+  struct goro__thread *t = goro__sched.free;
+  if (t != NULL) {
+    goro__sched.free = t->idle_next;
+  } else {
+    t = malloc(sizeof *t);
+    if (t == NULL)
+      return NULL;
+    goro__parker_init(&t->parker);
+  }
+  atomic_init(&t->id, 0);
+  atomic_init(&t->state, GORO__RUNNING);
+  atomic_init(&t->wait, GORO__WAIT_NONE);
+  atomic_init(&t->waitseq, 0);
+  atomic_init(&t->since, 0);
+  atomic_init(&t->waitchan, NULL);
+  atomic_init(&t->waitname, NULL);
+  t->idle_next = NULL;
+  t->is_worker = t->is_idle = false;
+  t->fn = NULL;
+  t->arg = NULL;
+  t->wg = NULL;
+  t->name[0] = '\0';
+  t->started = 0;
+  t->tid = 0;
+  return t;
+}
+
+static void
+list_add_locked(struct goro__thread *t)
+{
+  t->prev = NULL;
+  t->next = goro__sched.threads;
+  if (t->next)
+    t->next->prev = t;
+  goro__sched.threads = t;
+  goro__sched.nthreads++;
+}
+
+static void
+list_remove_locked(struct goro__thread *t)
+{
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    goro__sched.threads = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
+  goro__sched.nthreads--;
+}
+
+/* Unregister t and put its record on the free list. */
+static void
+record_retire_locked(struct goro__thread *t)
+{
+  list_remove_locked(t);
+  t->idle_next = goro__sched.free;
+  goro__sched.free = t;
+}
+
+static pid_t
+gettid_(void)
+{
+#ifdef SYS_gettid
+  return (pid_t)syscall(SYS_gettid);
+#else
+  return 0;
+#endif
+}
+
+static void
+foreign_exit(void *arg)
+{
+  struct goro__thread *t = arg;
+  goro__mu_lock(&goro__sched.mu);
+  record_retire_locked(t);
+  goro__mu_unlock(&goro__sched.mu);
+  tls_self = NULL;
+}
+
+struct goro__thread *
+goro__self(void)
+{
+  struct goro__thread *t = tls_self;
+  if (GORO__LIKELY(t != NULL))
+    return t;
+  pthread_once(&init_once, init);
+  goro__mu_lock(&goro__sched.mu);
+  t = record_get_locked();
+  if (t != NULL) {
+    t->tid = gettid_();
+    list_add_locked(t);
+  }
+  goro__mu_unlock(&goro__sched.mu);
+  if (t == NULL)
+    return NULL;
+  tls_self = t;
+  pthread_setspecific(foreign_key, t);
+  return t;
+}
+
+/* ---- waiting ------------------------------------------------------------ */
+
+bool
+goro__wait(struct goro__thread *t, int64_t deadline, bool spin)
+{
+  if (spin && goro__park_spin(&t->parker, spin_rounds, spin_yields))
+    return true;
+  if (atomic_load_explicit(&t->wait, memory_order_relaxed) == GORO__WAIT_FOREVER)
+    goro__deadlock_poke();
+  atomic_store_explicit(&t->since, goro__now(), memory_order_relaxed);
+  return goro__park_sleep(&t->parker, deadline);
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+static void
+run_goroutine(struct goro__thread *t)
+{
+  t->fn(t->arg);
+  goro_wg *wg = t->wg;
+  atomic_store_explicit(&t->id, 0, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&ngoroutines, 1, memory_order_release);
+  if (wg != NULL)
+    goro_wg_done(wg);
+}
+
+/* Park t on the idle stack until it is handed work (true) or should exit
+ * (false; t is then off every list but the thread list). */
+static bool
+idle_wait(struct goro__thread *t)
+{
+  goro__mu_lock(&goro__sched.mu);
+  if (goro__sched.nidle >= MAX_IDLE) {
+    goro__mu_unlock(&goro__sched.mu);
+    return false;
+  }
+  t->is_idle = true;
+  t->idle_next = goro__sched.idle;
+  goro__sched.idle = t;
+  goro__sched.nidle++;
+  goro__block_begin(t, GORO__IDLE, GORO__WAIT_IDLE, NULL, NULL);
+  goro__mu_unlock(&goro__sched.mu);
+
+  int64_t deadline = goro__now() + IDLE_TIMEOUT;
+  if (goro__park(&t->parker, deadline, spin_rounds))
+    return true; /* handed work */
+  goro__mu_lock(&goro__sched.mu);
+  if (t->is_idle) {
+    struct goro__thread **pp = &goro__sched.idle;
+    while (*pp != t)
+      pp = &(*pp)->idle_next;
+    *pp = t->idle_next;
+    goro__sched.nidle--;
+    t->is_idle = false;
+    goro__mu_unlock(&goro__sched.mu);
+    return false;
+  }
+  goro__mu_unlock(&goro__sched.mu);
+  goro__park(&t->parker, -1, 0); /* popped just now: the hand-off is on its way */
+  return true;
+}
+
+static void *
+worker_main(void *arg)
+{
+  struct goro__thread *t = arg;
+  tls_self = t;
+  t->tid = gettid_();
+  do {
+    goro__block_end(t);
+    run_goroutine(t);
+  } while (idle_wait(t));
+  goro__mu_lock(&goro__sched.mu);
+  record_retire_locked(t);
+  goro__mu_unlock(&goro__sched.mu);
+  tls_self = NULL;
+  return NULL;
+}
+
+/* Start a thread for t (registered, job set). Returns 0 or -errno. */
+static int
+start_worker(struct goro__thread *t)
+{
+  pthread_attr_t attr;
+  int rc = pthread_attr_init(&attr);
+  if (rc != 0)
+    return -rc;
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  if (stack_size != 0)
+    pthread_attr_setstacksize(&attr, stack_size);
+  /* Workers inherit a mask blocking every asynchronous signal, so signals
+   * meant for the application go to the application's own threads. */
+  sigset_t all, old;
+  sigfillset(&all);
+  sigdelset(&all, SIGSEGV);
+  sigdelset(&all, SIGBUS);
+  sigdelset(&all, SIGFPE);
+  sigdelset(&all, SIGILL);
+  sigdelset(&all, SIGTRAP);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t th;
+  rc = pthread_create(&th, &attr, worker_main, t);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (rc != 0)
+    return rc == EAGAIN || rc == EPERM ? GORO_EAGAIN : -rc;
+#ifdef HAVE_PTHREAD_SETNAME_NP
+  pthread_setname_np(th, "goro");
+#endif
+  return 0;
+}
+
+int
+goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg)
+{
+  if (fn == NULL)
+    return GORO_EINVAL;
+  pthread_once(&init_once, init);
+  uint64_t id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&ngoroutines, 1, memory_order_relaxed);
+
+  goro__mu_lock(&goro__sched.mu);
+  struct goro__thread *t = goro__sched.idle;
+  bool fresh = t == NULL;
+  if (!fresh) {
+    goro__sched.idle = t->idle_next;
+    goro__sched.nidle--;
+    t->is_idle = false;
+  } else {
+    t = record_get_locked();
+    if (t == NULL) {
+      goro__mu_unlock(&goro__sched.mu);
+      atomic_fetch_sub_explicit(&ngoroutines, 1, memory_order_relaxed);
+      return GORO_ENOMEM;
+    }
+    t->is_worker = true;
+    list_add_locked(t);
+  }
+  t->fn = fn;
+  t->arg = arg;
+  t->wg = wg;
+  t->started = goro__now();
+  atomic_store_explicit(&t->id, id, memory_order_relaxed);
+  if (name != NULL)
+    snprintf(t->name, sizeof t->name, "%s", name);
+  else
+    t->name[0] = '\0';
+  goro__mu_unlock(&goro__sched.mu);
+
+  if (!fresh) {
+    goro__wake(t);
+    return 0;
+  }
+  int rc = start_worker(t);
+  if (rc != 0) {
+    goro__mu_lock(&goro__sched.mu);
+    record_retire_locked(t);
+    goro__mu_unlock(&goro__sched.mu);
+    atomic_fetch_sub_explicit(&ngoroutines, 1, memory_order_relaxed);
+  }
+  return rc;
+}
+
+int
+goro_go_named(const char *name, goro_fn *fn, void *arg)
+{
+  return goro__go(name, fn, arg, NULL);
+}
+
+int
+goro_go(goro_fn *fn, void *arg)
+{
+  return goro__go(NULL, fn, arg, NULL);
+}
+
+uint64_t
+goro_self(void)
+{
+  struct goro__thread *t = tls_self;
+  return t == NULL ? 0 : atomic_load_explicit(&t->id, memory_order_relaxed);
+}
+
+size_t
+goro_num_goroutine(void)
+{
+  return atomic_load_explicit(&ngoroutines, memory_order_acquire);
+}
+
+/* ---- init and fork ------------------------------------------------------ */
+
+static void
+atfork_prepare(void)
+{
+  goro__mu_lock(&goro__sched.mu);
+  goro__timer_atfork_prepare();
+}
+
+static void
+atfork_parent(void)
+{
+  goro__timer_atfork_parent();
+  goro__mu_unlock(&goro__sched.mu);
+}
+
+/* In the child only the forking thread exists: every other record goes to
+ * the free list (re-initialised: nobody can hold its lock now). */
+static void
+atfork_child(void)
+{
+  struct goro__thread *self = tls_self, *t, *next;
+  for (t = goro__sched.threads; t != NULL; t = next) {
+    next = t->next;
+    if (t == self)
+      continue;
+    list_remove_locked(t);
+    goro__parker_init(&t->parker);
+    t->idle_next = goro__sched.free;
+    goro__sched.free = t;
+  }
+  goro__sched.idle = NULL;
+  goro__sched.nidle = 0;
+  size_t alive = self != NULL && atomic_load_explicit(&self->id, memory_order_relaxed) != 0;
+  atomic_store_explicit(&ngoroutines, alive, memory_order_relaxed);
+  goro__timer_atfork_child();
+  goro__mu_unlock(&goro__sched.mu);
+}
+
+static void
+init(void)
+{
+  const char *s = getenv("GORO_STACK_SIZE");
+  if (s != NULL && *s != '\0') {
+    char *end;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (*end == '\0' && v >= 16384)
+      stack_size = (size_t)v;
+  }
+  /* Spin about SPIN_NS before sleeping, on more than one CPU: long enough
+   * for a partner on another core to answer, short enough that a blocked
+   * program burns nothing measurable. The cost of one cpu_relax varies by
+   * CPU (about 1 ns to 140 ns), so measure it. */
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  if (ncpu > 1) {
+    enum { SPIN_NS = 20000, PROBE = 200 };
+    int64_t t0 = goro__now();
+    goro__park_spin(&probe_parker, PROBE, 0);
+    int64_t per = (goro__now() - t0) / PROBE;
+    spin_rounds = (int)(SPIN_NS / (per > 0 ? per : 1));
+    if (spin_rounds < 50)
+      spin_rounds = 50;
+    if (spin_rounds > 20000)
+      spin_rounds = 20000;
+  }
+  spin_yields = 2;
+  pthread_key_create(&foreign_key, foreign_exit);
+  pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+  goro__registry_init();
+}

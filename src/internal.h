@@ -1,0 +1,216 @@
+/* internal.h - goro__ internals shared by the files of src/.
+ *
+ * Lock order (a thread holding one of these may take only later ones):
+ *   1. goro__sched.mu   (pool, thread list, registry)
+ *   2. the timer lock   (timer.c)
+ *   3. channel locks, by ascending address (select.c locks several)
+ *   4. WaitGroup locks
+ *   5. a parker's lock  (parker.c; held only inside park/unpark)
+ * Waiters are woken only after every channel and WaitGroup lock is dropped.
+ */
+#ifndef GORO_INTERNAL_H
+#define GORO_INTERNAL_H
+
+#include <goro.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+/* Broken invariants abort, in release builds too. */
+#define GORO__ASSERT(cond)                                                                         \
+  ((cond) ? (void)0 : goro__assert_fail(#cond, __FILE__, __LINE__, __func__))
+_Noreturn void goro__assert_fail(const char *expr, const char *file, int line, const char *func);
+
+#define GORO__LIKELY(x)   __builtin_expect(!!(x), 1)
+#define GORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Mutex and condvar wrappers: these calls cannot fail in a correct
+ * program, so a failure aborts. Debug builds use error-checking mutexes. */
+void goro__mu_init(pthread_mutex_t *mu);
+void goro__mu_lock(pthread_mutex_t *mu);
+void goro__mu_unlock(pthread_mutex_t *mu);
+void goro__cond_init(pthread_cond_t *cv); /* on CLOCK_MONOTONIC */
+
+/* ---- Parker (parker.c) ------------------------------------------------- */
+
+/* One per thread that ever blocks in goro. state is PARK_EMPTY, _NOTIFIED
+ * or _SLEEPING; only the owner moves it away from NOTIFIED, only unpark
+ * moves it to NOTIFIED. A parker is never freed (thread records are
+ * recycled), so a waker may still touch it after the sleeper has gone. */
+struct goro__parker {
+  _Atomic int state;
+  pthread_mutex_t mu; /* guards the SLEEPING -> wait transition */
+  pthread_cond_t cv;
+};
+
+void goro__parker_init(struct goro__parker *p);
+/* Wait for an unpark, spinning up to spin rounds first. deadline is an
+ * absolute goro_now() time, or < 0 for none. Returns true when unparked,
+ * false when the deadline passed first. */
+bool goro__park(struct goro__parker *p, int64_t deadline, int spin);
+/* The two halves of goro__park: spin up to spin rounds, then yield the CPU
+ * up to yields times, watching for an unpark (true if one came); sleep
+ * until an unpark (true) or the deadline (false). */
+bool goro__park_spin(struct goro__parker *p, int spin, int yields);
+bool goro__park_sleep(struct goro__parker *p, int64_t deadline);
+/* Wake the owner of p. Each park is ended by at most one unpark. */
+void goro__unpark(struct goro__parker *p);
+
+int64_t goro__now(void);
+
+/* ---- Threads and the registry (go.c, registry.c) ----------------------- */
+
+/* What a thread is doing, for dumps (state) and for the deadlock
+ * detector (wait). */
+enum goro__state {
+  GORO__RUNNING = 0,
+  GORO__SEND,
+  GORO__RECV,
+  GORO__SELECT,
+  GORO__SELECT_NOCASES,
+  GORO__WG_WAIT,
+  GORO__SLEEP,
+  GORO__IDLE,  /* a pooled worker with no goroutine */
+  GORO__TIMER, /* the timer thread */
+};
+enum goro__wait {
+  GORO__WAIT_NONE = 0, /* can make progress */
+  GORO__WAIT_FOREVER,  /* only another thread can wake it */
+  GORO__WAIT_TIMED,    /* will wake by itself */
+  GORO__WAIT_IDLE,     /* goro's own idle thread */
+};
+
+/* A thread's record: its parker, its pool slot and its registry entry.
+ * Records are recycled, never freed (see struct goro__parker). */
+struct goro__thread {
+  struct goro__parker parker;
+
+  /* Written by the owner, read by anyone (dumps, deadlock detector). */
+  _Atomic uint64_t id;      /* goroutine id; 0 for a foreign or idle thread */
+  _Atomic int state;        /* enum goro__state */
+  _Atomic int wait;         /* enum goro__wait; a waker resets it to NONE */
+  _Atomic uint32_t waitseq; /* bumped at every block, for the detector */
+  _Atomic int64_t since;    /* goro_now() when it fell asleep; 0 if not */
+  const void *_Atomic waitchan;   /* channel it waits on, or NULL */
+  const char *_Atomic waitname;   /* that channel's (immortal) name, or NULL */
+
+  /* Under goro__sched.mu. */
+  struct goro__thread *next, *prev; /* the list of live threads */
+  struct goro__thread *idle_next;   /* the idle stack, or the free list */
+  bool is_worker;                   /* started by goro_go */
+  bool is_idle;                     /* on the idle stack */
+  goro_fn *fn;                      /* the goroutine's function */
+  void *arg;
+  goro_wg *wg;                      /* goro_wg_go: done when fn returns */
+  char name[64];                    /* goro_go_named, or "" */
+  int64_t started;                  /* goro_now() when the goroutine began */
+  pid_t tid;                        /* kernel thread id, set by the thread */
+};
+
+struct goro__sched {
+  pthread_mutex_t mu;
+  struct goro__thread *threads; /* live threads (workers, foreign, timer) */
+  size_t nthreads;
+  struct goro__thread *idle;    /* idle workers, LIFO */
+  size_t nidle;
+  struct goro__thread *free;    /* recycled records */
+};
+extern struct goro__sched goro__sched;
+
+/* The calling thread's record, created on first use (NULL only when
+ * memory runs out). */
+struct goro__thread *goro__self(void);
+
+/* Mark t blocked in state s on chan (may be NULL). Called by t itself,
+ * before its waiter becomes visible to others (under the object's lock). */
+static inline void
+goro__block_begin(struct goro__thread *t, enum goro__state s, enum goro__wait w,
+                  const void *chan, const char *name)
+{
+  atomic_store_explicit(&t->waitchan, chan, memory_order_relaxed);
+  atomic_store_explicit(&t->waitname, name, memory_order_relaxed);
+  atomic_store_explicit(&t->state, s, memory_order_relaxed);
+  atomic_fetch_add_explicit(&t->waitseq, 1, memory_order_relaxed);
+  atomic_store_explicit(&t->wait, w, memory_order_release);
+}
+
+/* t runs again. Called by t itself once its wait is over. */
+static inline void
+goro__block_end(struct goro__thread *t)
+{
+  atomic_store_explicit(&t->wait, GORO__WAIT_NONE, memory_order_relaxed);
+  atomic_store_explicit(&t->state, GORO__RUNNING, memory_order_relaxed);
+  atomic_store_explicit(&t->since, 0, memory_order_relaxed);
+  atomic_store_explicit(&t->waitchan, NULL, memory_order_relaxed);
+}
+
+/* Wake t, blocked in goro__block_begin/goro__wait. The caller holds no
+ * channel lock, and touches no waiter of t's afterwards. */
+static inline void
+goro__wake(struct goro__thread *t)
+{
+  atomic_store_explicit(&t->wait, GORO__WAIT_NONE, memory_order_relaxed);
+  goro__unpark(&t->parker);
+}
+
+/* Park t (after goro__block_begin and dropping the object's lock) until
+ * woken or until deadline (< 0: none), spinning first if spin is set.
+ * Returns true when woken. */
+bool goro__wait(struct goro__thread *t, int64_t deadline, bool spin);
+
+/* Start fn(arg) in a goroutine; if wg is set, goro_wg_done(wg) once fn
+ * returns. */
+int goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg);
+
+/* The deadlock detector's hook: a thread started to wait forever. */
+void goro__deadlock_poke(void);
+void goro__registry_init(void);
+
+/* ---- Waiters (waiter.h) and channels (chan.c) -------------------------- */
+
+#include "waiter.h"
+
+/* c's lock and name, for select.c. */
+void goro__chan_lock(goro_chan *c);
+void goro__chan_unlock(goro_chan *c);
+const char *goro__chan_name(goro_chan *c);
+size_t goro__chan_elemsize(goro_chan *c);
+
+/* With c locked: try to send *elem now. Returns 1 when done (then, if *w
+ * is set, the caller must unlock and call goro__complete_send(c, *w,
+ * elem)), 0 when it would block, GORO_EPIPE when c is closed. */
+int goro__chan_trysend_locked(goro_chan *c, const void *elem, struct goro__waiter **w);
+/* With c locked: try to receive into elem now. Returns 1 with a value
+ * (then, if *w is set, the caller must unlock and call
+ * goro__complete_recv(c, *w, elem)), 0 when closed and drained (elem
+ * zeroed), GORO_EAGAIN when it would block. */
+int goro__chan_tryrecv_locked(goro_chan *c, void *elem, struct goro__waiter **w);
+void goro__complete_send(goro_chan *c, struct goro__waiter *w, const void *elem);
+void goro__complete_recv(goro_chan *c, struct goro__waiter *w, void *elem);
+
+/* Enqueue w on c's send or receive queue; c locked. */
+void goro__chan_enqueue(goro_chan *c, struct goro__waiter *w, int op);
+/* Remove w from the queue it is on, if any; c locked. */
+void goro__chan_dequeue(goro_chan *c, struct goro__waiter *w);
+
+/* Timer hooks (timer.c): a channel made by goro_after owns its node. */
+struct goro__timer;
+void goro__timer_cancel_free(struct goro__timer *tm);
+bool goro__timers_pending(void);
+void goro__timer_thread_ensure(void);
+void goro__set_chan_timer(goro_chan *c, struct goro__timer *tm);
+
+/* Thread-local xorshift generator (select.c). */
+uint32_t goro__rand(void);
+
+/* Reset global state in the child after fork (each file its own). */
+void goro__go_atfork_child(void);
+void goro__timer_atfork_prepare(void);
+void goro__timer_atfork_parent(void);
+void goro__timer_atfork_child(void);
+
+#endif

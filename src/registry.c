@@ -1,0 +1,288 @@
+/* registry.c - live goroutines: dumps, leak checks, deadlock detection.
+ *
+ * The registry is goro__sched.threads (go.c): one record per thread that
+ * runs a goroutine or has blocked in goro. A record's state fields are
+ * single stores by its owner (and wait is reset by a waker), so keeping
+ * them current costs the channel fast path nothing.
+ *
+ * Deadlock detection: the timer thread calls goro__deadlock_scan every
+ * SCAN_PERIOD. A scan is a candidate when every registered thread waits
+ * forever in goro or is goro's own idle thread, no timer is pending, and
+ * the kernel's count of the process's threads equals the number of
+ * registered threads (so no thread outside goro's view can act). Two
+ * consecutive candidate scans with the same fingerprint (the sum of every
+ * record's waitseq, which only grows) mean every thread stayed blocked
+ * through the interval between them: nothing can ever wake anything.
+ * Lock order: goro__sched.mu, then the timer lock.
+ */
+#include "config.h"
+
+#include "internal.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef HAVE_DLADDR
+#include <dlfcn.h>
+#endif
+
+static bool deadlock_enabled = true;
+static _Atomic bool poked;
+static _Atomic int dump_requested;
+
+static const char *
+state_name(int s)
+{
+  switch (s) {
+  case GORO__RUNNING: return "running";
+  case GORO__SEND: return "chan send";
+  case GORO__RECV: return "chan receive";
+  case GORO__SELECT: return "select";
+  case GORO__SELECT_NOCASES: return "select (no cases)";
+  case GORO__WG_WAIT: return "WaitGroup wait";
+  case GORO__SLEEP: return "sleep";
+  case GORO__IDLE: return "idle";
+  case GORO__TIMER: return "timer";
+  }
+  return "unknown";
+}
+
+static void
+format_duration(char *buf, size_t len, int64_t ns)
+{
+  if (ns >= 60 * GORO_SECOND)
+    snprintf(buf, len, "%lld minutes", (long long)(ns / (60 * GORO_SECOND)));
+  else if (ns >= GORO_SECOND)
+    snprintf(buf, len, "%.1f seconds", (double)ns / GORO_SECOND);
+  else
+    snprintf(buf, len, "%lld ms", (long long)(ns / GORO_MILLISECOND));
+}
+
+/* One entry; goro__sched.mu held. */
+static void
+dump_one(FILE *out, struct goro__thread *t, int64_t now)
+{
+  uint64_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
+  int state = atomic_load_explicit(&t->state, memory_order_relaxed);
+  int64_t since = atomic_load_explicit(&t->since, memory_order_relaxed);
+  const void *chan = atomic_load_explicit(&t->waitchan, memory_order_relaxed);
+  const char *cname = atomic_load_explicit(&t->waitname, memory_order_relaxed);
+
+  char dur[48] = "";
+  if (state != GORO__RUNNING && since != 0) {
+    dur[0] = ',';
+    dur[1] = ' ';
+    format_duration(dur + 2, sizeof dur - 2, now - since);
+  }
+  if (t->is_worker)
+    fprintf(out, "goroutine %llu [%s%s]:\n", (unsigned long long)id, state_name(state), dur);
+  else
+    fprintf(out, "thread %ld (not started by goro) [%s%s]:\n", (long)t->tid, state_name(state),
+            dur);
+  if (t->is_worker) {
+    const char *sym = NULL;
+#ifdef HAVE_DLADDR
+    Dl_info info;
+    if (dladdr((void *)(uintptr_t)t->fn, &info) != 0)
+      sym = info.dli_sname;
+#endif
+    if (t->name[0] != '\0')
+      fprintf(out, "\tname: %s\n", t->name);
+    if (sym != NULL)
+      fprintf(out, "\tfunc: %s (%p)\n", sym, (void *)(uintptr_t)t->fn);
+    else
+      fprintf(out, "\tfunc: %p\n", (void *)(uintptr_t)t->fn);
+    fprintf(out, "\tthread: %ld\n", (long)t->tid);
+  }
+  if (chan != NULL) {
+    if (cname != NULL)
+      fprintf(out, "\twaiting on channel %p \"%s\"\n", chan, cname);
+    else
+      fprintf(out, "\twaiting on channel %p\n", chan);
+  }
+  fputc('\n', out);
+}
+
+/* Goroutines and blocked foreign threads are shown; idle workers and the
+ * timer thread are goro's own and are not. */
+static bool
+shown(struct goro__thread *t, struct goro__thread *skip)
+{
+  if (t == skip)
+    return false;
+  if (t->is_worker)
+    return atomic_load_explicit(&t->id, memory_order_relaxed) != 0;
+  int s = atomic_load_explicit(&t->state, memory_order_relaxed);
+  return s != GORO__RUNNING && s != GORO__TIMER;
+}
+
+static void
+dump_locked(FILE *out, struct goro__thread *skip, bool goroutines_only)
+{
+  int64_t now = goro__now();
+  for (struct goro__thread *t = goro__sched.threads; t != NULL; t = t->next)
+    if (shown(t, skip) && (!goroutines_only || t->is_worker))
+      dump_one(out, t, now);
+}
+
+void
+goro_dump(FILE *out)
+{
+  if (out == NULL)
+    return;
+  goro__mu_lock(&goro__sched.mu);
+  dump_locked(out, NULL, false);
+  goro__mu_unlock(&goro__sched.mu);
+  fflush(out);
+}
+
+size_t
+goro_leakcheck(int64_t grace_ns, FILE *out)
+{
+  int64_t deadline = goro__now() + (grace_ns > 0 ? grace_ns : 0);
+  size_t self = goro_self() != 0;
+  int64_t pause = 100 * GORO_MICROSECOND;
+  size_t alive;
+  for (;;) {
+    alive = goro_num_goroutine() - self;
+    if (alive == 0 || goro__now() >= deadline)
+      break;
+    goro_sleep(pause);
+    if (pause < 20 * GORO_MILLISECOND)
+      pause *= 2;
+  }
+  if (alive != 0 && out != NULL) {
+    fprintf(out, "goro: %zu goroutine(s) still alive:\n\n", alive);
+    goro__mu_lock(&goro__sched.mu);
+    struct goro__thread *me = goro_self() != 0 ? goro__self() : NULL;
+    dump_locked(out, me, true);
+    goro__mu_unlock(&goro__sched.mu);
+    fflush(out);
+  }
+  return alive;
+}
+
+/* ---- deadlock ----------------------------------------------------------- */
+
+void
+goro__deadlock_poke(void)
+{
+  if (!deadlock_enabled || atomic_load_explicit(&poked, memory_order_relaxed))
+    return;
+  atomic_store_explicit(&poked, true, memory_order_relaxed);
+  goro__timer_thread_ensure();
+}
+
+/* The number of threads in this process, or -1 if unknown. */
+static long
+os_thread_count(void)
+{
+  DIR *d = opendir("/proc/self/task");
+  if (d == NULL)
+    return -1;
+  long n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n;
+}
+
+/* A candidate's fingerprint, or 0 when some thread could still act. */
+static uint64_t
+candidate(size_t *nthreads)
+{
+  uint64_t print = 1;
+  bool forever = false;
+  goro__mu_lock(&goro__sched.mu);
+  for (struct goro__thread *t = goro__sched.threads; t != NULL; t = t->next) {
+    int w = atomic_load_explicit(&t->wait, memory_order_acquire);
+    int s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    if (s == GORO__TIMER)
+      continue; /* the caller: judged by goro__timers_pending */
+    if (w == GORO__WAIT_FOREVER)
+      forever = true;
+    else if (w != GORO__WAIT_IDLE) {
+      print = 0;
+      break;
+    }
+    print += atomic_load_explicit(&t->waitseq, memory_order_relaxed) + (uintptr_t)t;
+  }
+  *nthreads = goro__sched.nthreads;
+  goro__mu_unlock(&goro__sched.mu);
+  if (!forever || print == 0 || goro__timers_pending())
+    return 0;
+  return print;
+}
+
+static void
+report_deadlock(void)
+{
+  static const char msg[] = "fatal error: all goroutines are asleep - deadlock!\n\n";
+  fflush(stdout);
+  fputs(msg, stderr);
+  goro_dump(stderr);
+  _exit(2);
+}
+
+void
+goro__deadlock_scan(void)
+{
+  static uint64_t last; /* the previous scan's fingerprint; timer thread only */
+  if (atomic_exchange_explicit(&dump_requested, 0, memory_order_relaxed)) {
+    fputs("goro: SIGQUIT: goroutine dump\n\n", stderr);
+    goro_dump(stderr);
+  }
+  if (!deadlock_enabled || !atomic_load_explicit(&poked, memory_order_relaxed))
+    return;
+  size_t n;
+  uint64_t print = candidate(&n);
+  if (print == 0 || os_thread_count() != (long)n) {
+    last = 0;
+    return;
+  }
+  if (print == last)
+    report_deadlock();
+  last = print;
+}
+
+/* ---- environment -------------------------------------------------------- */
+
+static void
+leakcheck_at_exit(void)
+{
+  goro_leakcheck(0, stderr);
+}
+
+static void
+on_sigquit(int sig)
+{
+  (void)sig;
+  atomic_store_explicit(&dump_requested, 1, memory_order_relaxed);
+}
+
+static bool
+env_is(const char *name, const char *value)
+{
+  const char *s = getenv(name);
+  return s != NULL && strcmp(s, value) == 0;
+}
+
+void
+goro__registry_init(void)
+{
+  deadlock_enabled = !env_is("GORO_DEADLOCK", "0");
+  if (env_is("GORO_LEAKCHECK", "1"))
+    atexit(leakcheck_at_exit);
+  if (env_is("GORO_DUMP_SIGNAL", "1")) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigquit;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGQUIT, &sa, NULL);
+    goro__timer_thread_ensure();
+  }
+}

@@ -1,0 +1,267 @@
+/* select.c - goro_select: Go's select over an array of cases.
+ *
+ * Three passes, as in Go's selectgo:
+ *   1. Drop NULL-channel cases; shuffle the poll order (thread-local
+ *      xorshift); sort the lock order by channel address. Lock all.
+ *   2. Poll in the shuffled order; perform the first case that can
+ *      proceed. Holding every lock means a non-blocking select sees all of
+ *      its channels at one instant.
+ *   3. Enqueue one waiter per case, all sharing one goro__sel; unlock;
+ *      park. A partner completes a case only by winning sel.winner (see
+ *      waiter.h), so exactly one case completes. After waking, lock all
+ *      again and dequeue every waiter a partner did not take.
+ * A select never meets its own waiters: it polls before it enqueues, and a
+ * partner is always another thread.
+ * Lock order: channels by ascending address (duplicates locked once).
+ */
+#include "config.h"
+
+#include "internal.h"
+
+#include <string.h>
+
+/* Thread-local xorshift32; seeded from the thread's address and the clock. */
+uint32_t
+goro__rand(void)
+{
+  static _Thread_local uint32_t x;
+  if (GORO__UNLIKELY(x == 0)) {
+    uint64_t s = (uint64_t)(uintptr_t)&x ^ (uint64_t)goro__now();
+    x = (uint32_t)(s ^ (s >> 32)) | 1;
+  }
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  return x;
+}
+
+/* A uniformly distributed integer in [0, n), n > 0 (Lemire's method). */
+static uint32_t
+rand_below(uint32_t n)
+{
+  return (uint32_t)(((uint64_t)goro__rand() * n) >> 32);
+}
+
+struct sel_state {
+  goro_case *cases;
+  size_t n;         /* active (non-NULL) cases */
+  uint32_t *poll;   /* case indices, shuffled */
+  uint32_t *lock;   /* case indices, by channel address */
+  struct goro__waiter *w; /* per case index; pass 3 only */
+};
+
+static void
+lock_all(struct sel_state *s)
+{
+  goro_chan *prev = NULL;
+  for (size_t i = 0; i < s->n; i++) {
+    goro_chan *c = s->cases[s->lock[i]].chan;
+    if (c != prev)
+      goro__chan_lock(c);
+    prev = c;
+  }
+}
+
+static void
+unlock_all(struct sel_state *s)
+{
+  goro_chan *prev = NULL;
+  for (size_t i = 0; i < s->n; i++) {
+    goro_chan *c = s->cases[s->lock[i]].chan;
+    if (c != prev)
+      goro__chan_unlock(c);
+    prev = c;
+  }
+}
+
+/* Sort s->lock by channel address: heapsort, so no case count is slow. */
+static void
+sift_down(goro_case *cs, uint32_t *a, size_t i, size_t n)
+{
+  for (;;) {
+    size_t k = 2 * i + 1;
+    if (k >= n)
+      return;
+    if (k + 1 < n && (uintptr_t)cs[a[k + 1]].chan > (uintptr_t)cs[a[k]].chan)
+      k++;
+    if ((uintptr_t)cs[a[k]].chan <= (uintptr_t)cs[a[i]].chan)
+      return;
+    uint32_t tmp = a[i];
+    a[i] = a[k];
+    a[k] = tmp;
+    i = k;
+  }
+}
+
+static void
+sort_lock_order(goro_case *cs, uint32_t *a, size_t n)
+{
+  for (size_t i = n / 2; i-- > 0;)
+    sift_down(cs, a, i, n);
+  for (size_t end = n; end-- > 1;) {
+    uint32_t tmp = a[0];
+    a[0] = a[end];
+    a[end] = tmp;
+    sift_down(cs, a, 0, end);
+  }
+}
+
+/* Pass 2 for one case, all channels locked. Returns 1 when the case
+ * proceeded (*w: a partner to complete after unlocking), else 0. */
+static int
+poll_case(goro_case *k, struct goro__waiter **w)
+{
+  if (k->op == GORO_SEND) {
+    int rc = goro__chan_trysend_locked(k->chan, k->elem, w);
+    if (rc == 0)
+      return 0;
+    k->ok = rc > 0;
+    return 1;
+  }
+  int rc = goro__chan_tryrecv_locked(k->chan, k->elem, w);
+  if (rc == GORO_EAGAIN)
+    return 0;
+  k->ok = rc > 0;
+  return 1;
+}
+
+/* Block with no case at all: until the deadline, or forever. */
+static int
+block_nocases(int64_t deadline)
+{
+  struct goro__thread *t = goro__self();
+  if (t == NULL)
+    return GORO_ENOMEM;
+  goro__block_begin(t, GORO__SELECT_NOCASES,
+                    deadline < 0 ? GORO__WAIT_FOREVER : GORO__WAIT_TIMED, NULL, NULL);
+  while (goro__wait(t, deadline, false))
+    ; /* nobody can wake us: no waiter was published */
+  goro__block_end(t);
+  return GORO_ETIMEDOUT;
+}
+
+enum { STACK_CASES = 16 };
+
+int
+goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
+{
+  if (cases == NULL && n > 0)
+    return GORO_EINVAL;
+  if (n > INT32_MAX)
+    return GORO_EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    if (cases[i].op != GORO_SEND && cases[i].op != GORO_RECV)
+      return GORO_EINVAL;
+    if (cases[i].chan != NULL && cases[i].op == GORO_SEND && cases[i].elem == NULL &&
+        goro__chan_elemsize(cases[i].chan) != 0)
+      return GORO_EINVAL;
+  }
+  int64_t deadline = timeout_ns > 0 ? goro__now() + timeout_ns : -1;
+
+  uint32_t poll_buf[STACK_CASES], lock_buf[STACK_CASES];
+  struct goro__waiter w_buf[STACK_CASES];
+  struct sel_state s = {.cases = cases, .poll = poll_buf, .lock = lock_buf, .w = w_buf};
+  void *heap = NULL;
+  if (n > STACK_CASES) {
+    heap = malloc(n * (2 * sizeof(uint32_t) + sizeof(struct goro__waiter)));
+    if (heap == NULL)
+      return GORO_ENOMEM;
+    s.w = heap;
+    s.poll = (uint32_t *)(s.w + n);
+    s.lock = s.poll + n;
+  }
+
+  /* Pass 1: shuffle the active cases into poll order (inside-out
+   * Fisher-Yates), and sort them into lock order. */
+  for (size_t i = 0; i < n; i++) {
+    if (cases[i].chan == NULL)
+      continue;
+    uint32_t j = rand_below((uint32_t)s.n + 1);
+    s.poll[s.n] = s.poll[j];
+    s.poll[j] = (uint32_t)i;
+    s.lock[s.n] = (uint32_t)i;
+    s.n++;
+  }
+  int result;
+  if (s.n == 0) {
+    result = timeout_ns == 0 ? GORO_EAGAIN : block_nocases(deadline);
+    goto out;
+  }
+  sort_lock_order(cases, s.lock, s.n);
+
+  /* Pass 2. */
+  lock_all(&s);
+  for (size_t i = 0; i < s.n; i++) {
+    goro_case *k = &cases[s.poll[i]];
+    struct goro__waiter *w;
+    if (poll_case(k, &w)) {
+      unlock_all(&s);
+      if (w != NULL) {
+        if (k->op == GORO_SEND)
+          goro__complete_send(k->chan, w, k->elem);
+        else
+          goro__complete_recv(k->chan, w, k->elem);
+      }
+      result = (int)s.poll[i];
+      goto out;
+    }
+  }
+  if (timeout_ns == 0) {
+    unlock_all(&s);
+    result = GORO_EAGAIN;
+    goto out;
+  }
+
+  /* Pass 3. */
+  struct goro__thread *t = goro__self();
+  if (t == NULL) {
+    unlock_all(&s);
+    result = GORO_ENOMEM;
+    goto out;
+  }
+  struct goro__sel sel;
+  atomic_init(&sel.winner, GORO__SEL_OPEN);
+  for (size_t i = 0; i < s.n; i++) {
+    uint32_t idx = s.lock[i];
+    struct goro__waiter *w = &s.w[i];
+    *w = (struct goro__waiter){.t = t, .sel = &sel, .elem = cases[idx].elem, .idx = (int)idx};
+    goro__chan_enqueue(cases[idx].chan, w, cases[idx].op);
+    /* Our own reference while we wait (see chan.c block()). */
+    goro_chan_retain(cases[idx].chan);
+  }
+  goro_chan *first = cases[s.poll[0]].chan;
+  goro__block_begin(t, GORO__SELECT, deadline < 0 ? GORO__WAIT_FOREVER : GORO__WAIT_TIMED,
+                    s.n == 1 ? first : NULL, s.n == 1 ? goro__chan_name(first) : NULL);
+  unlock_all(&s);
+
+  if (!goro__wait(t, deadline, true)) {
+    int open = GORO__SEL_OPEN;
+    if (!atomic_compare_exchange_strong_explicit(&sel.winner, &open, GORO__SEL_TIMEOUT,
+                                                 memory_order_acq_rel, memory_order_acquire))
+      goro__wait(t, -1, false); /* a partner won just now; its wake is on the way */
+  }
+  goro__block_end(t);
+
+  lock_all(&s);
+  for (size_t i = 0; i < s.n; i++)
+    goro__chan_dequeue(cases[s.w[i].idx].chan, &s.w[i]);
+  unlock_all(&s);
+
+  int won = atomic_load_explicit(&sel.winner, memory_order_acquire);
+  if (won == GORO__SEL_TIMEOUT) {
+    result = GORO_ETIMEDOUT;
+  } else {
+    for (size_t i = 0; i < s.n; i++) {
+      if (s.w[i].idx == won) {
+        cases[won].ok = s.w[i].ok;
+        break;
+      }
+    }
+    result = won;
+  }
+  for (size_t i = 0; i < s.n; i++)
+    goro_chan_release(cases[s.lock[i]].chan);
+out:
+  free(heap);
+  return result;
+}
