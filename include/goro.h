@@ -2,6 +2,14 @@
 #ifndef GORO_H
 #define GORO_H
 
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <goro/version.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -12,21 +20,15 @@ extern "C" {
 #define GORO_EXTERN
 #endif
 
-#include <errno.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-
 /* ---- Errors ------------------------------------------------------------ */
 
 /* Fallible calls return >= 0 on success or one of these (-errno) codes. */
-#define GORO_EPIPE     (-EPIPE) /* the channel is closed */
-#define GORO_EINVAL    (-EINVAL) /* bad argument */
-#define GORO_ENOMEM    (-ENOMEM) /* out of memory */
-#define GORO_EAGAIN    (-EAGAIN) /* would block; or no thread could be started */
+#define GORO_EPIPE     (-EPIPE)     /* the channel is closed */
+#define GORO_EINVAL    (-EINVAL)    /* bad argument */
+#define GORO_ENOMEM    (-ENOMEM)    /* out of memory */
+#define GORO_EAGAIN    (-EAGAIN)    /* would block; or no thread could be started */
 #define GORO_ETIMEDOUT (-ETIMEDOUT) /* the timeout passed */
-#define GORO_ERANGE    (-ERANGE) /* a WaitGroup counter would go negative */
+#define GORO_ERANGE    (-ERANGE)    /* a WaitGroup counter would go negative */
 
 /* A message for err: any code above, or any other negative errno.
  * Go: err.Error(). Never NULL; the string is static. */
@@ -112,7 +114,7 @@ typedef struct goro_case {
 
 #define GORO_SEND_CASE(c, p) ((goro_case){.chan = (c), .op = GORO_SEND, .elem = (void *)(p)})
 #define GORO_RECV_CASE(c, p) ((goro_case){.chan = (c), .op = GORO_RECV, .elem = (p)})
-#define GORO_FOREVER ((int64_t)-1)
+#define GORO_FOREVER         ((int64_t)-1)
 
 /* Wait until one case can proceed, perform it and return its index; a
  * random one among several ready. Go: select.
@@ -197,19 +199,19 @@ GORO_EXTERN void goro_dump(FILE *out);
 /* ---- Short names ------------------------------------------------------- */
 
 #ifdef GORO_SHORT_NAMES
-#define go(fn, arg)           goro_go((fn), (arg))
-#define makechan(size, cap)   goro_chan_make((size), (cap))
-#define chansend(c, p)        goro_chan_send((c), (p))
-#define chanrecv(c, p)        goro_chan_recv((c), (p))
-#define chanclose(c)          goro_chan_close(c)
-#define chanlen(c)            goro_chan_len(c)
-#define chancap(c)            goro_chan_cap(c)
-#define chanrelease(c)        goro_chan_release(c)
-#define chanselect(cs, n, t)  goro_select((cs), (n), (t))
-#define wgadd(wg, d)          goro_wg_add((wg), (d))
-#define wgdone(wg)            goro_wg_done(wg)
-#define wgwait(wg)            goro_wg_wait(wg)
-#define after(ns)             goro_after(ns)
+#define go(fn, arg)          goro_go((fn), (arg))
+#define makechan(size, cap)  goro_chan_make((size), (cap))
+#define chansend(c, p)       goro_chan_send((c), (p))
+#define chanrecv(c, p)       goro_chan_recv((c), (p))
+#define chanclose(c)         goro_chan_close(c)
+#define chanlen(c)           goro_chan_len(c)
+#define chancap(c)           goro_chan_cap(c)
+#define chanrelease(c)       goro_chan_release(c)
+#define chanselect(cs, n, t) goro_select((cs), (n), (t))
+#define wgadd(wg, d)         goro_wg_add((wg), (d))
+#define wgdone(wg)           goro_wg_done(wg)
+#define wgwait(wg)           goro_wg_wait(wg)
+#define after(ns)            goro_after(ns)
 #endif
 
 #ifdef __cplusplus

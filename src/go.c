@@ -37,9 +37,9 @@ static _Atomic size_t ngoroutines;
 static _Thread_local struct goro__thread *tls_self;
 static pthread_key_t foreign_key; /* destructor unregisters a foreign thread */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static size_t stack_size;         /* 0: the system default */
-static int spin_rounds;           /* parker spin for channel waits: cpu_relax rounds */
-static int spin_yields;           /* then this many sched_yield calls */
+static size_t stack_size; /* 0: the system default */
+static int spin_rounds;   /* parker spin for channel waits: cpu_relax rounds */
+static int spin_yields;   /* then this many sched_yield calls */
 
 static void init(void);
 static struct goro__parker probe_parker; /* never unparked: times cpu_relax */
@@ -73,7 +73,7 @@ record_get_locked(void)
   t->wg = NULL;
   t->name[0] = '\0';
   t->started = 0;
-  t->tid = 0;
+  atomic_init(&t->tid, 0);
   return t;
 }
 
@@ -139,7 +139,7 @@ goro__self(void)
   goro__mu_lock(&goro__sched.mu);
   t = record_get_locked();
   if (t != NULL) {
-    t->tid = gettid_();
+    atomic_store_explicit(&t->tid, gettid_(), memory_order_relaxed);
     list_add_locked(t);
   }
   goro__mu_unlock(&goro__sched.mu);
@@ -217,7 +217,7 @@ worker_main(void *arg)
 {
   struct goro__thread *t = arg;
   tls_self = t;
-  t->tid = gettid_();
+  atomic_store_explicit(&t->tid, gettid_(), memory_order_relaxed);
   do {
     goro__block_end(t);
     run_goroutine(t);

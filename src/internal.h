@@ -61,6 +61,8 @@ bool goro__park_sleep(struct goro__parker *p, int64_t deadline);
 void goro__unpark(struct goro__parker *p);
 
 int64_t goro__now(void);
+/* goro__now() + ns, saturating at INT64_MAX (ns >= 0). */
+int64_t goro__deadline(int64_t ns);
 
 /* ---- Threads and the registry (go.c, registry.c) ----------------------- */
 
@@ -90,13 +92,14 @@ struct goro__thread {
   struct goro__parker parker;
 
   /* Written by the owner, read by anyone (dumps, deadlock detector). */
-  _Atomic uint64_t id;      /* goroutine id; 0 for a foreign or idle thread */
-  _Atomic int state;        /* enum goro__state */
-  _Atomic int wait;         /* enum goro__wait; a waker resets it to NONE */
-  _Atomic uint32_t waitseq; /* bumped at every block, for the detector */
-  _Atomic int64_t since;    /* goro_now() when it fell asleep; 0 if not */
-  const void *_Atomic waitchan;   /* channel it waits on, or NULL */
-  const char *_Atomic waitname;   /* that channel's (immortal) name, or NULL */
+  _Atomic uint64_t id;          /* goroutine id; 0 for a foreign or idle thread */
+  _Atomic int state;            /* enum goro__state */
+  _Atomic int wait;             /* enum goro__wait; a waker resets it to NONE */
+  _Atomic uint32_t waitseq;     /* bumped at every block, for the detector */
+  _Atomic int64_t since;        /* goro_now() when it fell asleep; 0 if not */
+  const void *_Atomic waitchan; /* channel it waits on, or NULL */
+  const char *_Atomic waitname; /* that channel's (immortal) name, or NULL */
+  _Atomic pid_t tid;            /* kernel thread id, set by the thread */
 
   /* Under goro__sched.mu. */
   struct goro__thread *next, *prev; /* the list of live threads */
@@ -105,19 +108,18 @@ struct goro__thread {
   bool is_idle;                     /* on the idle stack */
   goro_fn *fn;                      /* the goroutine's function */
   void *arg;
-  goro_wg *wg;                      /* goro_wg_go: done when fn returns */
-  char name[64];                    /* goro_go_named, or "" */
-  int64_t started;                  /* goro_now() when the goroutine began */
-  pid_t tid;                        /* kernel thread id, set by the thread */
+  goro_wg *wg;     /* goro_wg_go: done when fn returns */
+  char name[64];   /* goro_go_named, or "" */
+  int64_t started; /* goro_now() when the goroutine began */
 };
 
 struct goro__sched {
   pthread_mutex_t mu;
   struct goro__thread *threads; /* live threads (workers, foreign, timer) */
   size_t nthreads;
-  struct goro__thread *idle;    /* idle workers, LIFO */
+  struct goro__thread *idle; /* idle workers, LIFO */
   size_t nidle;
-  struct goro__thread *free;    /* recycled records */
+  struct goro__thread *free; /* recycled records */
 };
 extern struct goro__sched goro__sched;
 
@@ -128,8 +130,8 @@ struct goro__thread *goro__self(void);
 /* Mark t blocked in state s on chan (may be NULL). Called by t itself,
  * before its waiter becomes visible to others (under the object's lock). */
 static inline void
-goro__block_begin(struct goro__thread *t, enum goro__state s, enum goro__wait w,
-                  const void *chan, const char *name)
+goro__block_begin(struct goro__thread *t, enum goro__state s, enum goro__wait w, const void *chan,
+                  const char *name)
 {
   atomic_store_explicit(&t->waitchan, chan, memory_order_relaxed);
   atomic_store_explicit(&t->waitname, name, memory_order_relaxed);

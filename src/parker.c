@@ -81,6 +81,13 @@ goro__now(void)
   return (int64_t)ts.tv_sec * GORO_SECOND + ts.tv_nsec;
 }
 
+int64_t
+goro__deadline(int64_t ns)
+{
+  int64_t now = goro__now();
+  return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
 void
 goro__parker_init(struct goro__parker *p)
 {

@@ -35,15 +35,24 @@ static const char *
 state_name(int s)
 {
   switch (s) {
-  case GORO__RUNNING: return "running";
-  case GORO__SEND: return "chan send";
-  case GORO__RECV: return "chan receive";
-  case GORO__SELECT: return "select";
-  case GORO__SELECT_NOCASES: return "select (no cases)";
-  case GORO__WG_WAIT: return "WaitGroup wait";
-  case GORO__SLEEP: return "sleep";
-  case GORO__IDLE: return "idle";
-  case GORO__TIMER: return "timer";
+  case GORO__RUNNING:
+    return "running";
+  case GORO__SEND:
+    return "chan send";
+  case GORO__RECV:
+    return "chan receive";
+  case GORO__SELECT:
+    return "select";
+  case GORO__SELECT_NOCASES:
+    return "select (no cases)";
+  case GORO__WG_WAIT:
+    return "WaitGroup wait";
+  case GORO__SLEEP:
+    return "sleep";
+  case GORO__IDLE:
+    return "idle";
+  case GORO__TIMER:
+    return "timer";
   }
   return "unknown";
 }
@@ -78,8 +87,8 @@ dump_one(FILE *out, struct goro__thread *t, int64_t now)
   if (t->is_worker)
     fprintf(out, "goroutine %llu [%s%s]:\n", (unsigned long long)id, state_name(state), dur);
   else
-    fprintf(out, "thread %ld (not started by goro) [%s%s]:\n", (long)t->tid, state_name(state),
-            dur);
+    fprintf(out, "thread %ld (not started by goro) [%s%s]:\n",
+            (long)atomic_load_explicit(&t->tid, memory_order_relaxed), state_name(state), dur);
   if (t->is_worker) {
     const char *sym = NULL;
 #ifdef HAVE_DLADDR
@@ -93,7 +102,7 @@ dump_one(FILE *out, struct goro__thread *t, int64_t now)
       fprintf(out, "\tfunc: %s (%p)\n", sym, (void *)(uintptr_t)t->fn);
     else
       fprintf(out, "\tfunc: %p\n", (void *)(uintptr_t)t->fn);
-    fprintf(out, "\tthread: %ld\n", (long)t->tid);
+    fprintf(out, "\tthread: %ld\n", (long)atomic_load_explicit(&t->tid, memory_order_relaxed));
   }
   if (chan != NULL) {
     if (cname != NULL)

@@ -2,7 +2,8 @@
  *
  * Three passes, as in Go's selectgo:
  *   1. Drop NULL-channel cases; shuffle the poll order (thread-local
- *      xorshift); sort the lock order by channel address. Lock all.
+ *      xorshift); sort the lock order by channel address, stably, so
+ *      duplicates of a channel stay in poll order. Lock all.
  *   2. Poll in the shuffled order; perform the first case that can
  *      proceed. Holding every lock means a non-blocking select sees all of
  *      its channels at one instant.
@@ -44,9 +45,9 @@ rand_below(uint32_t n)
 
 struct sel_state {
   goro_case *cases;
-  size_t n;         /* active (non-NULL) cases */
-  uint32_t *poll;   /* case indices, shuffled */
-  uint32_t *lock;   /* case indices, by channel address */
+  size_t n;               /* active (non-NULL) cases */
+  uint32_t *poll;         /* case indices, shuffled */
+  uint32_t *lock;         /* case indices, by channel address */
   struct goro__waiter *w; /* per case index; pass 3 only */
 };
 
@@ -74,36 +75,38 @@ unlock_all(struct sel_state *s)
   }
 }
 
-/* Sort s->lock by channel address: heapsort, so no case count is slow. */
-static void
-sift_down(goro_case *cs, uint32_t *a, size_t i, size_t n)
+static inline uintptr_t
+addr(goro_case *cs, uint32_t i)
 {
-  for (;;) {
-    size_t k = 2 * i + 1;
-    if (k >= n)
-      return;
-    if (k + 1 < n && (uintptr_t)cs[a[k + 1]].chan > (uintptr_t)cs[a[k]].chan)
-      k++;
-    if ((uintptr_t)cs[a[k]].chan <= (uintptr_t)cs[a[i]].chan)
-      return;
-    uint32_t tmp = a[i];
-    a[i] = a[k];
-    a[k] = tmp;
-    i = k;
-  }
+  return (uintptr_t)cs[i].chan;
 }
 
+/* Sort a[0..n) by channel address, stably (a bottom-up merge sort, using
+ * tmp[0..n)): a channel that appears in several cases keeps its cases in
+ * the order they had in a, the shuffled poll order, so which of them is
+ * enqueued first (and so completes first) is uniformly random too. */
 static void
-sort_lock_order(goro_case *cs, uint32_t *a, size_t n)
+sort_lock_order(goro_case *cs, uint32_t *a, uint32_t *tmp, size_t n)
 {
-  for (size_t i = n / 2; i-- > 0;)
-    sift_down(cs, a, i, n);
-  for (size_t end = n; end-- > 1;) {
-    uint32_t tmp = a[0];
-    a[0] = a[end];
-    a[end] = tmp;
-    sift_down(cs, a, 0, end);
+  uint32_t *src = a, *dst = tmp;
+  for (size_t width = 1; width < n; width *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * width) {
+      size_t mid = lo + width < n ? lo + width : n;
+      size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+      size_t i = lo, j = mid, k = lo;
+      while (i < mid && j < hi)
+        dst[k++] = addr(cs, src[j]) < addr(cs, src[i]) ? src[j++] : src[i++];
+      while (i < mid)
+        dst[k++] = src[i++];
+      while (j < hi)
+        dst[k++] = src[j++];
+    }
+    uint32_t *swap = src;
+    src = dst;
+    dst = swap;
   }
+  if (src != a)
+    memcpy(a, src, n * sizeof *a);
 }
 
 /* Pass 2 for one case, all channels locked. Returns 1 when the case
@@ -132,8 +135,8 @@ block_nocases(int64_t deadline)
   struct goro__thread *t = goro__self();
   if (t == NULL)
     return GORO_ENOMEM;
-  goro__block_begin(t, GORO__SELECT_NOCASES,
-                    deadline < 0 ? GORO__WAIT_FOREVER : GORO__WAIT_TIMED, NULL, NULL);
+  goro__block_begin(t, GORO__SELECT_NOCASES, deadline < 0 ? GORO__WAIT_FOREVER : GORO__WAIT_TIMED,
+                    NULL, NULL);
   while (goro__wait(t, deadline, false))
     ; /* nobody can wake us: no waiter was published */
   goro__block_end(t);
@@ -156,38 +159,40 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
         goro__chan_elemsize(cases[i].chan) != 0)
       return GORO_EINVAL;
   }
-  int64_t deadline = timeout_ns > 0 ? goro__now() + timeout_ns : -1;
+  int64_t deadline = timeout_ns > 0 ? goro__deadline(timeout_ns) : -1;
 
-  uint32_t poll_buf[STACK_CASES], lock_buf[STACK_CASES];
+  uint32_t poll_buf[STACK_CASES], lock_buf[STACK_CASES], tmp_buf[STACK_CASES];
   struct goro__waiter w_buf[STACK_CASES];
   struct sel_state s = {.cases = cases, .poll = poll_buf, .lock = lock_buf, .w = w_buf};
+  uint32_t *tmp = tmp_buf;
   void *heap = NULL;
   if (n > STACK_CASES) {
-    heap = malloc(n * (2 * sizeof(uint32_t) + sizeof(struct goro__waiter)));
+    heap = malloc(n * (3 * sizeof(uint32_t) + sizeof(struct goro__waiter)));
     if (heap == NULL)
       return GORO_ENOMEM;
     s.w = heap;
     s.poll = (uint32_t *)(s.w + n);
     s.lock = s.poll + n;
+    tmp = s.lock + n;
   }
 
   /* Pass 1: shuffle the active cases into poll order (inside-out
-   * Fisher-Yates), and sort them into lock order. */
+   * Fisher-Yates), and sort a copy of it into lock order. */
   for (size_t i = 0; i < n; i++) {
     if (cases[i].chan == NULL)
       continue;
     uint32_t j = rand_below((uint32_t)s.n + 1);
     s.poll[s.n] = s.poll[j];
     s.poll[j] = (uint32_t)i;
-    s.lock[s.n] = (uint32_t)i;
     s.n++;
   }
+  memcpy(s.lock, s.poll, s.n * sizeof *s.lock);
   int result;
   if (s.n == 0) {
     result = timeout_ns == 0 ? GORO_EAGAIN : block_nocases(deadline);
     goto out;
   }
-  sort_lock_order(cases, s.lock, s.n);
+  sort_lock_order(cases, s.lock, tmp, s.n);
 
   /* Pass 2. */
   lock_all(&s);

@@ -38,11 +38,11 @@ struct goro_ticker {
 
 static struct {
   pthread_mutex_t mu;
-  pthread_cond_t cv;        /* the timer thread waits here */
+  pthread_cond_t cv; /* the timer thread waits here */
   struct goro__timer **heap;
   size_t n, capacity;
   uint64_t seq;
-  bool started;             /* the thread runs (or is starting) */
+  bool started;              /* the thread runs (or is starting) */
   struct goro__thread *self; /* the timer thread's record */
 } T = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -65,7 +65,7 @@ goro_sleep(int64_t ns)
 {
   if (ns <= 0)
     return;
-  int64_t deadline = goro__now() + ns;
+  int64_t deadline = goro__deadline(ns);
   struct goro__thread *t = goro__self();
   if (t == NULL) {
     struct timespec ts = {(time_t)(ns / GORO_SECOND), (long)(ns % GORO_SECOND)};
@@ -193,7 +193,11 @@ timer_main(void *arg)
       if (tm->period > 0) {
         /* Next multiple of the period after now: ticks missed while the
          * reader was slow are dropped, not queued. */
-        tm->when += tm->period * (1 + (now - tm->when) / tm->period);
+        int64_t missed = (now - tm->when) / tm->period;
+        int64_t step;
+        if (__builtin_mul_overflow(tm->period, missed + 1, &step) ||
+            __builtin_add_overflow(tm->when, step, &tm->when))
+          tm->when = INT64_MAX;
         if (!heap_push(tm))
           tm->idx = NOT_QUEUED; /* no memory: the ticker stops ticking */
       }
@@ -290,7 +294,7 @@ goro_after(int64_t ns)
   tm->idx = NOT_QUEUED;
   tm->c = c;
   goro__set_chan_timer(c, tm);
-  int rc = arm(tm, goro__now() + (ns > 0 ? ns : 0));
+  int rc = arm(tm, goro__deadline(ns > 0 ? ns : 0));
   if (rc < 0) {
     goro_chan_release(c); /* frees tm too */
     errno = -rc;
@@ -330,7 +334,7 @@ goro_ticker_make(int64_t period_ns)
   }
   tk->tm.period = period_ns;
   tk->tm.idx = NOT_QUEUED;
-  int rc = arm(&tk->tm, goro__now() + period_ns);
+  int rc = arm(&tk->tm, goro__deadline(period_ns));
   if (rc < 0) {
     goro_chan_release(tk->tm.c);
     free(tk);
