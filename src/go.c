@@ -27,7 +27,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-enum { MAX_IDLE = 256 };
+enum { MAX_IDLE = 2048 };
 static const int64_t IDLE_TIMEOUT = 10 * GORO_SECOND;
 
 struct goro__sched goro__sched = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -123,6 +123,7 @@ static void
 foreign_exit(void *arg)
 {
   struct goro__thread *t = arg;
+  atomic_fetch_sub_explicit(&goro__nawake, 1, memory_order_relaxed);
   goro__mu_lock(&goro__sched.mu);
   record_retire_locked(t);
   goro__mu_unlock(&goro__sched.mu);
@@ -145,6 +146,7 @@ goro__self(void)
   goro__mu_unlock(&goro__sched.mu);
   if (t == NULL)
     return NULL;
+  atomic_fetch_add_explicit(&goro__nawake, 1, memory_order_relaxed);
   tls_self = t;
   pthread_setspecific(foreign_key, t);
   return t;
@@ -218,10 +220,12 @@ worker_main(void *arg)
   struct goro__thread *t = arg;
   tls_self = t;
   atomic_store_explicit(&t->tid, gettid_(), memory_order_relaxed);
+  atomic_fetch_add_explicit(&goro__nawake, 1, memory_order_relaxed);
   do {
     goro__block_end(t);
     run_goroutine(t);
   } while (idle_wait(t));
+  atomic_fetch_sub_explicit(&goro__nawake, 1, memory_order_relaxed);
   goro__mu_lock(&goro__sched.mu);
   record_retire_locked(t);
   goro__mu_unlock(&goro__sched.mu);
@@ -373,6 +377,7 @@ atfork_child(void)
   goro__sched.nidle = 0;
   size_t alive = self != NULL && atomic_load_explicit(&self->id, memory_order_relaxed) != 0;
   atomic_store_explicit(&ngoroutines, alive, memory_order_relaxed);
+  goro__spin_atfork_child(self != NULL);
   goro__timer_atfork_child();
   goro__mu_unlock(&goro__sched.mu);
 }
@@ -392,6 +397,7 @@ init(void)
    * program burns nothing measurable. The cost of one cpu_relax varies by
    * CPU (about 1 ns to 140 ns), so measure it. */
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  goro__ncpu = ncpu > 1 ? (int)ncpu : 1;
   if (ncpu > 1) {
     enum { SPIN_NS = 20000, PROBE = 200 };
     int64_t t0 = goro__now();

@@ -57,6 +57,13 @@ bool goro__park(struct goro__parker *p, int64_t deadline, int spin);
  * until an unpark (true) or the deadline (false). */
 bool goro__park_spin(struct goro__parker *p, int spin, int yields);
 bool goro__park_sleep(struct goro__parker *p, int64_t deadline);
+
+/* Threads with a record that are not asleep in goro__park_sleep, and the
+ * CPUs online: the spin heuristic's inputs (parker.c). */
+extern _Atomic int goro__nawake;
+extern int goro__ncpu;
+/* In a fork child: awake threads are just the caller (awake is 0 or 1). */
+void goro__spin_atfork_child(int awake);
 /* Wake the owner of p. Each park is ended by at most one unpark. */
 void goro__unpark(struct goro__parker *p);
 

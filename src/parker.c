@@ -122,23 +122,44 @@ goro__park(struct goro__parker *p, int64_t deadline, int spin)
   return goro__park_spin(p, spin, spin > 0 ? 2 : 0) || goro__park_sleep(p, deadline);
 }
 
+/* Spinning pays only while a partner can run on another CPU at the same
+ * time: with as many awake goro threads as CPUs, or one spinner per CPU
+ * but one already, a spinner only delays the thread it waits for (Go's
+ * canSpin makes the same call). Both counts are advisory. */
+_Atomic int goro__nawake;
+static _Atomic int nspinning;
+int goro__ncpu = 1;
+
+void
+goro__spin_atfork_child(int awake)
+{
+  atomic_store_explicit(&goro__nawake, awake, memory_order_relaxed);
+  atomic_store_explicit(&nspinning, 0, memory_order_relaxed);
+}
+
 bool
 goro__park_spin(struct goro__parker *p, int spin, int yields)
 {
+  if (spin <= 0 || atomic_load_explicit(&goro__nawake, memory_order_relaxed) > goro__ncpu)
+    return consume(p);
+  if (atomic_fetch_add_explicit(&nspinning, 1, memory_order_relaxed) >= goro__ncpu - 1) {
+    atomic_fetch_sub_explicit(&nspinning, 1, memory_order_relaxed);
+    return consume(p);
+  }
   /* A partner on another core usually answers within a microsecond, far
    * sooner than a sleep and a wake-up cost. Yielding afterwards lets a
    * partner that shares our core run. */
-  for (int i = 0; i < spin; i++) {
-    if (consume(p))
-      return true;
+  bool got = false;
+  for (int i = 0; i < spin && !got; i++) {
+    got = consume(p);
     cpu_relax();
   }
-  for (int i = 0; i < yields; i++) {
+  for (int i = 0; i < yields && !got; i++) {
     sched_yield();
-    if (consume(p))
-      return true;
+    got = consume(p);
   }
-  return consume(p);
+  atomic_fetch_sub_explicit(&nspinning, 1, memory_order_relaxed);
+  return got || consume(p);
 }
 
 bool
@@ -159,6 +180,7 @@ goro__park_sleep(struct goro__parker *p, int64_t deadline)
     ts.tv_nsec = (long)(deadline % GORO_SECOND);
   }
   bool woken = true;
+  atomic_fetch_sub_explicit(&goro__nawake, 1, memory_order_relaxed);
   while (atomic_load_explicit(&p->state, memory_order_acquire) != PARK_NOTIFIED) {
     if (deadline < 0) {
       check_rc(pthread_cond_wait(&p->cv, &p->mu), "pthread_cond_wait");
@@ -177,6 +199,7 @@ goro__park_sleep(struct goro__parker *p, int64_t deadline)
   if (woken)
     atomic_store_explicit(&p->state, PARK_EMPTY, memory_order_relaxed);
   goro__mu_unlock(&p->mu);
+  atomic_fetch_add_explicit(&goro__nawake, 1, memory_order_relaxed);
   return woken;
 }
 
