@@ -149,7 +149,7 @@ goro_dump(FILE *out)
 size_t
 goro_leakcheck(int64_t grace_ns, FILE *out)
 {
-  int64_t deadline = goro__now() + (grace_ns > 0 ? grace_ns : 0);
+  int64_t deadline = goro__deadline(grace_ns > 0 ? grace_ns : 0);
   size_t self = goro_self() != 0;
   int64_t pause = 100 * GORO_MICROSECOND;
   size_t alive;
