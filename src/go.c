@@ -382,6 +382,14 @@ atfork_child(void)
   goro__mu_unlock(&goro__sched.mu);
 }
 
+/* At load, so that the environment's settings (GORO_DUMP_SIGNAL's
+ * handler above all) are in force before the program first calls goro. */
+__attribute__((constructor)) static void
+init_at_load(void)
+{
+  pthread_once(&init_once, init);
+}
+
 static void
 init(void)
 {

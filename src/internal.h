@@ -177,6 +177,8 @@ int goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg);
 
 /* The deadlock detector's hook: a thread started to wait forever. */
 void goro__deadlock_poke(void);
+/* The detector runs (so the timer thread must, to scan). */
+bool goro__deadlock_active(void);
 void goro__registry_init(void);
 
 /* ---- Waiters (waiter.h) and channels (chan.c) -------------------------- */

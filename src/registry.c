@@ -27,8 +27,7 @@
 #include <dlfcn.h>
 #endif
 
-static bool deadlock_enabled = true;
-static _Atomic bool poked;
+static _Atomic bool deadlock_on; /* the detector runs */
 static _Atomic int dump_requested;
 
 static const char *
@@ -174,13 +173,29 @@ goro_leakcheck(int64_t grace_ns, FILE *out)
 
 /* ---- deadlock ----------------------------------------------------------- */
 
+static bool
+env_is(const char *name, const char *value)
+{
+  const char *s = getenv(name);
+  return s != NULL && strcmp(s, value) == 0;
+}
+
+static void
+deadlock_start(void)
+{
+  if (env_is("GORO_DEADLOCK", "0"))
+    return;
+  atomic_store_explicit(&deadlock_on, true, memory_order_relaxed);
+  goro__timer_thread_ensure();
+}
+
+/* The first wait forever starts the detector. GORO_DEADLOCK is read then,
+ * not at load, so a program may still set it before it first blocks. */
 void
 goro__deadlock_poke(void)
 {
-  if (!deadlock_enabled || atomic_load_explicit(&poked, memory_order_relaxed))
-    return;
-  atomic_store_explicit(&poked, true, memory_order_relaxed);
-  goro__timer_thread_ensure();
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, deadlock_start);
 }
 
 /* The number of threads in this process, or -1 if unknown. */
@@ -236,6 +251,12 @@ report_deadlock(void)
   _exit(2);
 }
 
+bool
+goro__deadlock_active(void)
+{
+  return atomic_load_explicit(&deadlock_on, memory_order_relaxed);
+}
+
 void
 goro__deadlock_scan(void)
 {
@@ -244,7 +265,7 @@ goro__deadlock_scan(void)
     fputs("goro: SIGQUIT: goroutine dump\n\n", stderr);
     goro_dump(stderr);
   }
-  if (!deadlock_enabled || !atomic_load_explicit(&poked, memory_order_relaxed))
+  if (!atomic_load_explicit(&deadlock_on, memory_order_relaxed))
     return;
   size_t n;
   uint64_t print = candidate(&n);
@@ -272,17 +293,9 @@ on_sigquit(int sig)
   atomic_store_explicit(&dump_requested, 1, memory_order_relaxed);
 }
 
-static bool
-env_is(const char *name, const char *value)
-{
-  const char *s = getenv(name);
-  return s != NULL && strcmp(s, value) == 0;
-}
-
 void
 goro__registry_init(void)
 {
-  deadlock_enabled = !env_is("GORO_DEADLOCK", "0");
   if (env_is("GORO_LEAKCHECK", "1"))
     atexit(leakcheck_at_exit);
   if (env_is("GORO_DUMP_SIGNAL", "1")) {

@@ -377,14 +377,15 @@ goro__timer_atfork_parent(void)
   goro__mu_unlock(&T.mu);
 }
 
-/* The child has no timer thread: the next arm starts one. Timers pending
- * at the fork stay queued and fire once it runs. */
+/* The child has no timer thread: start one if timers are pending (they
+ * fire once it runs) or the deadlock detector needs its scans; else the
+ * next arm starts one. */
 void
 goro__timer_atfork_child(void)
 {
   T.started = false;
   T.self = NULL;
-  if (T.n > 0)
+  if (T.n > 0 || goro__deadlock_active())
     ensure_locked();
   goro__mu_unlock(&T.mu);
 }
