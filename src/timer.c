@@ -43,7 +43,6 @@ static struct {
   size_t n, capacity;
   uint64_t seq;
   bool started;              /* the thread runs (or is starting) */
-  struct goro__thread *self; /* the timer thread's record */
 } T = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
@@ -182,7 +181,6 @@ timer_main(void *arg)
   (void)arg;
   struct goro__thread *t = goro__self();
   goro__mu_lock(&T.mu);
-  T.self = t;
   for (;;) {
     int64_t now = goro__now();
     while (T.n > 0 && T.heap[0]->when <= now) {
@@ -206,9 +204,11 @@ timer_main(void *arg)
     if (T.n > 0 && T.heap[0]->when < deadline)
       deadline = T.heap[0]->when;
     struct timespec ts = {(time_t)(deadline / GORO_SECOND), (long)(deadline % GORO_SECOND)};
-    atomic_store_explicit(&t->wait, T.n > 0 ? GORO__WAIT_TIMED : GORO__WAIT_IDLE,
-                          memory_order_relaxed);
-    atomic_store_explicit(&t->state, GORO__TIMER, memory_order_relaxed);
+    if (t != NULL) { /* NULL: no memory for a record; the detector stays silent */
+      atomic_store_explicit(&t->wait, T.n > 0 ? GORO__WAIT_TIMED : GORO__WAIT_IDLE,
+                            memory_order_relaxed);
+      atomic_store_explicit(&t->state, GORO__TIMER, memory_order_relaxed);
+    }
     int rc = pthread_cond_timedwait(&T.cv, &T.mu, &ts);
     GORO__ASSERT(rc == 0 || rc == ETIMEDOUT);
     if (rc == ETIMEDOUT && goro__now() >= now + SCAN_PERIOD - GORO_MILLISECOND) {
@@ -384,7 +384,6 @@ void
 goro__timer_atfork_child(void)
 {
   T.started = false;
-  T.self = NULL;
   if (T.n > 0 || goro__deadlock_active())
     ensure_locked();
   goro__mu_unlock(&T.mu);

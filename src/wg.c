@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <time.h>
 
 struct goro_wg {
   pthread_mutex_t mu;
@@ -84,7 +85,17 @@ goro_wg_wait(goro_wg *wg)
     return;
   }
   struct goro__thread *t = goro__self();
-  GORO__ASSERT(t != NULL); /* out of memory for a thread record */
+  if (t == NULL) {
+    /* No memory for this thread's record: poll instead of parking. */
+    while (wg->n != 0) {
+      goro__mu_unlock(&wg->mu);
+      struct timespec ts = {0, 1000000};
+      nanosleep(&ts, NULL);
+      goro__mu_lock(&wg->mu);
+    }
+    goro__mu_unlock(&wg->mu);
+    return;
+  }
   struct goro__waiter me = {.t = t, .next = wg->waiters};
   wg->waiters = &me;
   goro__block_begin(t, GORO__WG_WAIT, GORO__WAIT_FOREVER, NULL, NULL);
