@@ -180,6 +180,8 @@ timer_main(void *arg)
 {
   (void)arg;
   struct goro__thread *t = goro__self();
+  if (t != NULL) /* asleep nearly always: not one of the awake for spinning */
+    atomic_fetch_sub_explicit(&goro__nawake, 1, memory_order_relaxed);
   goro__mu_lock(&T.mu);
   for (;;) {
     int64_t now = goro__now();
