@@ -312,6 +312,7 @@ goro_chan_send(goro_chan *c, const void *elem)
 {
   if (c == NULL || (elem == NULL && c->elemsize != 0))
     return GORO_EINVAL;
+  struct goro__thread *t = goro__self(); /* before the lock: see internal.h */
   struct goro__waiter *w;
   goro__mu_lock(&c->mu);
   int rc = goro__chan_trysend_locked(c, elem, &w);
@@ -321,7 +322,6 @@ goro_chan_send(goro_chan *c, const void *elem)
       goro__complete_send(c, w, elem);
     return rc < 0 ? rc : 0;
   }
-  struct goro__thread *t = goro__self();
   if (t == NULL) {
     goro__mu_unlock(&c->mu);
     return GORO_ENOMEM;
@@ -335,6 +335,7 @@ goro_chan_recv(goro_chan *c, void *elem)
 {
   if (c == NULL)
     return GORO_EINVAL;
+  struct goro__thread *t = goro__self(); /* before the lock: see internal.h */
   struct goro__waiter *w;
   goro__mu_lock(&c->mu);
   int rc = goro__chan_tryrecv_locked(c, elem, &w);
@@ -344,7 +345,6 @@ goro_chan_recv(goro_chan *c, void *elem)
       goro__complete_recv(c, w, elem);
     return rc;
   }
-  struct goro__thread *t = goro__self();
   if (t == NULL) {
     goro__mu_unlock(&c->mu);
     return GORO_ENOMEM;

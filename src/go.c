@@ -34,7 +34,7 @@ struct goro__sched goro__sched = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static _Atomic uint64_t next_id = 1;
 static _Atomic size_t ngoroutines;
-static _Thread_local struct goro__thread *tls_self;
+_Thread_local struct goro__thread *goro__tls_self;
 static pthread_key_t foreign_key; /* destructor unregisters a foreign thread */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static size_t stack_size; /* 0: the system default */
@@ -127,15 +127,13 @@ foreign_exit(void *arg)
   goro__mu_lock(&goro__sched.mu);
   record_retire_locked(t);
   goro__mu_unlock(&goro__sched.mu);
-  tls_self = NULL;
+  goro__tls_self = NULL;
 }
 
 struct goro__thread *
-goro__self(void)
+goro__self_slow(void)
 {
-  struct goro__thread *t = tls_self;
-  if (GORO__LIKELY(t != NULL))
-    return t;
+  struct goro__thread *t;
   pthread_once(&init_once, init);
   goro__mu_lock(&goro__sched.mu);
   t = record_get_locked();
@@ -147,7 +145,7 @@ goro__self(void)
   if (t == NULL)
     return NULL;
   atomic_fetch_add_explicit(&goro__nawake, 1, memory_order_relaxed);
-  tls_self = t;
+  goro__tls_self = t;
   pthread_setspecific(foreign_key, t);
   return t;
 }
@@ -218,7 +216,7 @@ static void *
 worker_main(void *arg)
 {
   struct goro__thread *t = arg;
-  tls_self = t;
+  goro__tls_self = t;
   atomic_store_explicit(&t->tid, gettid_(), memory_order_relaxed);
   atomic_fetch_add_explicit(&goro__nawake, 1, memory_order_relaxed);
   do {
@@ -229,7 +227,7 @@ worker_main(void *arg)
   goro__mu_lock(&goro__sched.mu);
   record_retire_locked(t);
   goro__mu_unlock(&goro__sched.mu);
-  tls_self = NULL;
+  goro__tls_self = NULL;
   return NULL;
 }
 
@@ -332,7 +330,7 @@ goro_go(goro_fn *fn, void *arg)
 uint64_t
 goro_self(void)
 {
-  struct goro__thread *t = tls_self;
+  struct goro__thread *t = goro__tls_self;
   return t == NULL ? 0 : atomic_load_explicit(&t->id, memory_order_relaxed);
 }
 
@@ -363,7 +361,7 @@ atfork_parent(void)
 static void
 atfork_child(void)
 {
-  struct goro__thread *self = tls_self, *t, *next;
+  struct goro__thread *self = goro__tls_self, *t, *next;
   for (t = goro__sched.threads; t != NULL; t = next) {
     next = t->next;
     if (t == self)

@@ -131,8 +131,16 @@ struct goro__sched {
 extern struct goro__sched goro__sched;
 
 /* The calling thread's record, created on first use (NULL only when
- * memory runs out). */
-struct goro__thread *goro__self(void);
+ * memory runs out). The first call takes goro__sched.mu, so call it
+ * before taking any channel or WaitGroup lock (see the lock order). */
+extern _Thread_local struct goro__thread *goro__tls_self;
+struct goro__thread *goro__self_slow(void);
+static inline struct goro__thread *
+goro__self(void)
+{
+  struct goro__thread *t = goro__tls_self;
+  return GORO__LIKELY(t != NULL) ? t : goro__self_slow();
+}
 
 /* Mark t blocked in state s on chan (may be NULL). Called by t itself,
  * before its waiter becomes visible to others (under the object's lock). */

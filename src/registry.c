@@ -163,7 +163,7 @@ goro_leakcheck(int64_t grace_ns, FILE *out)
   if (alive != 0 && out != NULL) {
     fprintf(out, "goro: %zu goroutine(s) still alive:\n\n", alive);
     goro__mu_lock(&goro__sched.mu);
-    struct goro__thread *me = goro_self() != 0 ? goro__self() : NULL;
+    struct goro__thread *me = goro_self() != 0 ? goro__tls_self : NULL;
     dump_locked(out, me, true);
     goro__mu_unlock(&goro__sched.mu);
     fflush(out);

@@ -193,6 +193,8 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
     goto out;
   }
   sort_lock_order(cases, s.lock, tmp, s.n);
+  /* Our record, if we may block; before the locks (see internal.h). */
+  struct goro__thread *t = timeout_ns != 0 ? goro__self() : NULL;
 
   /* Pass 2. */
   lock_all(&s);
@@ -218,7 +220,6 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
   }
 
   /* Pass 3. */
-  struct goro__thread *t = goro__self();
   if (t == NULL) {
     unlock_all(&s);
     result = GORO_ENOMEM;

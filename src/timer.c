@@ -42,7 +42,7 @@ static struct {
   struct goro__timer **heap;
   size_t n, capacity;
   uint64_t seq;
-  bool started;              /* the thread runs (or is starting) */
+  bool started; /* the thread runs (or is starting) */
 } T = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_once_t cv_once = PTHREAD_ONCE_INIT;

@@ -79,12 +79,8 @@ goro_wg_wait(goro_wg *wg)
 {
   if (wg == NULL)
     return;
+  struct goro__thread *t = goro__self(); /* before the lock: see internal.h */
   goro__mu_lock(&wg->mu);
-  if (wg->n == 0) {
-    goro__mu_unlock(&wg->mu);
-    return;
-  }
-  struct goro__thread *t = goro__self();
   if (t == NULL) {
     /* No memory for this thread's record: poll instead of parking. */
     while (wg->n != 0) {
@@ -93,6 +89,8 @@ goro_wg_wait(goro_wg *wg)
       nanosleep(&ts, NULL);
       goro__mu_lock(&wg->mu);
     }
+  }
+  if (wg->n == 0) {
     goro__mu_unlock(&wg->mu);
     return;
   }
