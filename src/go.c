@@ -72,7 +72,6 @@ record_get_locked(void)
   t->arg = NULL;
   t->wg = NULL;
   t->name[0] = '\0';
-  t->started = 0;
   atomic_init(&t->tid, 0);
   return t;
 }
@@ -293,7 +292,6 @@ goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg)
   t->fn = fn;
   t->arg = arg;
   t->wg = wg;
-  t->started = goro__now();
   atomic_store_explicit(&t->id, id, memory_order_relaxed);
   if (name != NULL)
     snprintf(t->name, sizeof t->name, "%s", name);

@@ -117,7 +117,6 @@ struct goro__thread {
   void *arg;
   goro_wg *wg;     /* goro_wg_go: done when fn returns */
   char name[64];   /* goro_go_named, or "" */
-  int64_t started; /* goro_now() when the goroutine began */
 };
 
 struct goro__sched {

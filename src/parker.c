@@ -5,7 +5,7 @@
  *   NOTIFIED an unpark arrived and the owner has not consumed it;
  *   SLEEPING the owner is (about to be) in pthread_cond_wait.
  * unpark swaps in NOTIFIED; only when it swapped out SLEEPING does it take
- * the mutex and signal. The owner moves EMPTY -> SLEEPING only with the
+ * and drop the mutex, then signal. The owner moves EMPTY -> SLEEPING only with the
  * mutex held, and waits on the condvar without releasing it in between, so
  * a signal cannot fall between its check and its wait. A waker that saw
  * EMPTY never touches the parker again, so a spinning owner that sees
@@ -209,8 +209,12 @@ goro__unpark(struct goro__parker *p)
   int old = atomic_exchange_explicit(&p->state, PARK_NOTIFIED, memory_order_acq_rel);
   GORO__ASSERT(old != PARK_NOTIFIED);
   if (old == PARK_SLEEPING) {
+    /* Taking the mutex waits until the owner is inside pthread_cond_wait;
+     * signalling after dropping it spares the woken owner from blocking
+     * on the mutex we would still hold. A signal that finds the owner
+     * gone is harmless: it loops on state. */
     goro__mu_lock(&p->mu);
-    check_rc(pthread_cond_signal(&p->cv), "pthread_cond_signal");
     goro__mu_unlock(&p->mu);
+    check_rc(pthread_cond_signal(&p->cv), "pthread_cond_signal");
   }
 }
