@@ -123,9 +123,9 @@ goro__park(struct goro__parker *p, int64_t deadline, int spin)
 }
 
 /* Spinning pays only while a partner can run on another CPU at the same
- * time: with as many awake goro threads as CPUs, or one spinner per CPU
- * but one already, a spinner only delays the thread it waits for (Go's
- * canSpin makes the same call). Both counts are advisory. */
+ * time: with more awake goro threads than CPUs, or a spinner on every CPU
+ * already, a spinner only delays the thread it waits for (Go's canSpin
+ * makes the same call). Both counts are advisory. */
 _Atomic int goro__nawake;
 static _Atomic int nspinning;
 int goro__ncpu = 1;
@@ -142,7 +142,7 @@ goro__park_spin(struct goro__parker *p, int spin, int yields)
 {
   if (spin <= 0 || atomic_load_explicit(&goro__nawake, memory_order_relaxed) > goro__ncpu)
     return consume(p);
-  if (atomic_fetch_add_explicit(&nspinning, 1, memory_order_relaxed) >= goro__ncpu - 1) {
+  if (atomic_fetch_add_explicit(&nspinning, 1, memory_order_relaxed) >= goro__ncpu) {
     atomic_fetch_sub_explicit(&nspinning, 1, memory_order_relaxed);
     return consume(p);
   }
