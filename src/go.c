@@ -413,7 +413,7 @@ init(void)
     if (spin_rounds > 20000)
       spin_rounds = 20000;
   }
-  spin_yields = 2;
+  spin_yields = 3;
   pthread_key_create(&foreign_key, foreign_exit);
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
   goro__registry_init();

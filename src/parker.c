@@ -140,10 +140,21 @@ goro__spin_atfork_child(int awake)
 bool
 goro__park_spin(struct goro__parker *p, int spin, int yields)
 {
-  if (spin <= 0 || atomic_load_explicit(&goro__nawake, memory_order_relaxed) > goro__ncpu)
+  if (spin <= 0)
     return consume(p);
-  if (atomic_fetch_add_explicit(&nspinning, 1, memory_order_relaxed) >= goro__ncpu) {
+  bool crowded = atomic_load_explicit(&goro__nawake, memory_order_relaxed) > goro__ncpu;
+  if (!crowded && atomic_fetch_add_explicit(&nspinning, 1, memory_order_relaxed) >= goro__ncpu) {
     atomic_fetch_sub_explicit(&nspinning, 1, memory_order_relaxed);
+    crowded = true;
+  }
+  if (crowded) {
+    /* No CPU to spin on: offer ours to the partner a few times, which is
+     * cheaper than a sleep and a wake-up when it is runnable. */
+    for (int i = 0; i < yields; i++) {
+      sched_yield();
+      if (consume(p))
+        return true;
+    }
     return consume(p);
   }
   /* A partner on another core usually answers within a microsecond, far
