@@ -354,8 +354,12 @@ atfork_parent(void)
   goro__mu_unlock(&goro__sched.mu);
 }
 
-/* In the child only the forking thread exists: every other record goes to
- * the free list (re-initialised: nobody can hold its lock now). */
+/* In the child only the forking thread exists. The other threads' records
+ * leave the list but are never reused: waiters of those threads may still
+ * sit in channel queues and timers may still fire at them, and a wake-up
+ * meant for a dead thread must not reach a new one. Their parkers are
+ * re-initialised (nobody can hold their locks now), so such a wake-up
+ * finds nobody and does nothing. */
 static void
 atfork_child(void)
 {
@@ -366,8 +370,8 @@ atfork_child(void)
       continue;
     list_remove_locked(t);
     goro__parker_init(&t->parker);
-    t->idle_next = goro__sched.free;
-    goro__sched.free = t;
+    t->idle_next = goro__sched.dead;
+    goro__sched.dead = t;
   }
   goro__sched.idle = NULL;
   goro__sched.nidle = 0;

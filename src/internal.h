@@ -115,8 +115,8 @@ struct goro__thread {
   bool is_idle;                     /* on the idle stack */
   goro_fn *fn;                      /* the goroutine's function */
   void *arg;
-  goro_wg *wg;     /* goro_wg_go: done when fn returns */
-  char name[64];   /* goro_go_named, or "" */
+  goro_wg *wg;   /* goro_wg_go: done when fn returns */
+  char name[64]; /* goro_go_named, or "" */
 };
 
 struct goro__sched {
@@ -126,6 +126,7 @@ struct goro__sched {
   struct goro__thread *idle; /* idle workers, LIFO */
   size_t nidle;
   struct goro__thread *free; /* recycled records */
+  struct goro__thread *dead; /* records of threads lost to fork(): never reused */
 };
 extern struct goro__sched goro__sched;
 
