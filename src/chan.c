@@ -441,6 +441,20 @@ struct name_node {
 };
 static struct name_node *names;
 
+/* fork: hold names_mu across it, so the child's copy is not locked by a
+ * thread it lost. */
+void
+goro__names_atfork_prepare(void)
+{
+  goro__mu_lock(&names_mu);
+}
+
+void
+goro__names_atfork_release(void)
+{
+  goro__mu_unlock(&names_mu);
+}
+
 void
 goro_chan_set_name(goro_chan *c, const char *name)
 {

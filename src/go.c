@@ -345,11 +345,13 @@ atfork_prepare(void)
 {
   goro__mu_lock(&goro__sched.mu);
   goro__timer_atfork_prepare();
+  goro__names_atfork_prepare();
 }
 
 static void
 atfork_parent(void)
 {
+  goro__names_atfork_release();
   goro__timer_atfork_parent();
   goro__mu_unlock(&goro__sched.mu);
 }
@@ -378,6 +380,7 @@ atfork_child(void)
   size_t alive = self != NULL && atomic_load_explicit(&self->id, memory_order_relaxed) != 0;
   atomic_store_explicit(&ngoroutines, alive, memory_order_relaxed);
   goro__spin_atfork_child(self != NULL);
+  goro__names_atfork_release();
   goro__timer_atfork_child();
   goro__mu_unlock(&goro__sched.mu);
 }

@@ -2,7 +2,8 @@
  *
  * Lock order (a thread holding one of these may take only later ones):
  *   1. goro__sched.mu   (pool, thread list, registry)
- *   2. the timer lock   (timer.c)
+ *   2. the timer lock   (timer.c), then the channel-name table's lock
+ *      (chan.c; otherwise taken alone)
  *   3. channel locks, by ascending address (select.c locks several)
  *   4. WaitGroup locks
  *   5. a parker's lock  (parker.c; held only inside park/unpark)
@@ -229,6 +230,8 @@ uint32_t goro__rand(void);
 /* Reset global state in the child after fork (each file its own). */
 void goro__go_atfork_child(void);
 void goro__timer_atfork_prepare(void);
+void goro__names_atfork_prepare(void);
+void goro__names_atfork_release(void); /* parent and child alike */
 void goro__timer_atfork_parent(void);
 void goro__timer_atfork_child(void);
 

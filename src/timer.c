@@ -379,14 +379,22 @@ goro__timer_atfork_parent(void)
   goro__mu_unlock(&T.mu);
 }
 
-/* The child has no timer thread: start one if timers are pending (they
- * fire once it runs) or the deadlock detector needs its scans; else the
- * next arm starts one. */
+/* The child has no timer thread, and keeps none of the parent's timers:
+ * their channels may be locked by threads the child lost, and the timer
+ * thread would hang on them. The condvar is made anew for the same kind
+ * of reason. A timer armed in the child works as usual;
+ * the timer thread starts now if the deadlock detector needs its scans. */
 void
 goro__timer_atfork_child(void)
 {
   T.started = false;
-  if (T.n > 0 || goro__deadlock_active())
+  /* The lost timer thread may have been inside pthread_cond_timedwait:
+   * the condvar's inner state is not the child's to wait on. */
+  goro__cond_init(&T.cv);
+  for (size_t i = 0; i < T.n; i++)
+    T.heap[i]->idx = NOT_QUEUED;
+  T.n = 0;
+  if (goro__deadlock_active())
     ensure_locked();
   goro__mu_unlock(&T.mu);
 }
