@@ -631,7 +631,9 @@ impossible_wait(char *msg, size_t len)
   return false;
 }
 
-/* The coordinator's ids come after the workers'. */
+/* The coordinator's ids come after the workers': COORD_IDS workers'
+ * worth, one per value it sends to a blocked worker. */
+enum { COORD_IDS = 4 };
 static size_t coord_next_id;
 
 /* Every unfinished worker is blocked without a deadline: act as the
@@ -667,8 +669,12 @@ unblock_workers(void)
         got_closed(&it, ci, "coordinator tryrecv");
       }
     } else {
-      uint32_t id = new_id(run.nworkers, &coord_next_id);
-      struct item it = item_for(id, run.nworkers);
+      if (coord_next_id >= COORD_IDS * run.ids_per_worker) {
+        flunk("the coordinator ran out of ids");
+        return done;
+      }
+      uint32_t id = (uint32_t)((size_t)run.nworkers * run.ids_per_worker + coord_next_id++);
+      struct item it = item_for(id, (int)(id / run.ids_per_worker));
       int rc = goro_chan_trysend(c, &it);
       if (rc == 0) {
         set_sent(id, ID_DELIVERED);
@@ -753,8 +759,8 @@ run_stress(int variant, int nworkers, size_t ops)
   run.variant = variant;
   run.nworkers = nworkers;
   run.ops = ops;
-  run.ids_per_worker = ops * MAX_CASES + 1;               /* the coordinator's too: one per stall */
-  run.nids = run.ids_per_worker * (size_t)(nworkers + 1); /* + the coordinator */
+  run.ids_per_worker = ops * MAX_CASES + 1; /* one per send case at most */
+  run.nids = run.ids_per_worker * (size_t)(nworkers + COORD_IDS); /* + the coordinator's */
   run.closes_left = 150;
   coord_next_id = 0;
   pthread_mutex_init(&run.mu, NULL);
