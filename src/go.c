@@ -38,11 +38,8 @@ _Thread_local struct goro__thread *goro__tls_self;
 static pthread_key_t foreign_key; /* destructor unregisters a foreign thread */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static size_t stack_size; /* 0: the system default */
-static int spin_rounds;   /* parker spin for channel waits: cpu_relax rounds */
-static int spin_yields;   /* then this many sched_yield calls */
 
 static void init(void);
-static struct goro__parker probe_parker; /* never unparked: times cpu_relax */
 
 /* ---- records ------------------------------------------------------------ */
 
@@ -154,7 +151,7 @@ goro__self_slow(void)
 bool
 goro__wait(struct goro__thread *t, int64_t deadline, bool spin)
 {
-  if (spin && goro__park_spin(&t->parker, spin_rounds, spin_yields))
+  if (spin && goro__park_spin(&t->parker))
     return true;
   if (atomic_load_explicit(&t->wait, memory_order_relaxed) == GORO__WAIT_FOREVER)
     goro__deadlock_poke();
@@ -193,7 +190,7 @@ idle_wait(struct goro__thread *t)
   goro__mu_unlock(&goro__sched.mu);
 
   int64_t deadline = goro__now() + IDLE_TIMEOUT;
-  if (goro__park(&t->parker, deadline, spin_rounds))
+  if (goro__park(&t->parker, deadline, true))
     return true; /* handed work */
   goro__mu_lock(&goro__sched.mu);
   if (t->is_idle) {
@@ -207,7 +204,7 @@ idle_wait(struct goro__thread *t)
     return false;
   }
   goro__mu_unlock(&goro__sched.mu);
-  goro__park(&t->parker, -1, 0); /* popped just now: the hand-off is on its way */
+  goro__park(&t->parker, -1, false); /* popped just now: the hand-off is on its way */
   return true;
 }
 
@@ -403,24 +400,7 @@ init(void)
     if (*end == '\0' && v >= 16384)
       stack_size = (size_t)v;
   }
-  /* Spin about SPIN_NS before sleeping, on more than one CPU: long enough
-   * for a partner on another core to answer, short enough that a blocked
-   * program burns nothing measurable. The cost of one cpu_relax varies by
-   * CPU (about 1 ns to 140 ns), so measure it. */
-  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  goro__ncpu = ncpu > 1 ? (int)ncpu : 1;
-  if (ncpu > 1) {
-    enum { SPIN_NS = 20000, PROBE = 200 };
-    int64_t t0 = goro__now();
-    goro__park_spin(&probe_parker, PROBE, 0);
-    int64_t per = (goro__now() - t0) / PROBE;
-    spin_rounds = (int)(SPIN_NS / (per > 0 ? per : 1));
-    if (spin_rounds < 50)
-      spin_rounds = 50;
-    if (spin_rounds > 20000)
-      spin_rounds = 20000;
-  }
-  spin_yields = 3;
+  goro__spin_init();
   pthread_key_create(&foreign_key, foreign_exit);
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
   goro__registry_init();

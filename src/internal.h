@@ -42,25 +42,35 @@ void goro__cond_init(pthread_cond_t *cv); /* on CLOCK_MONOTONIC */
  * or _SLEEPING; only the owner moves it away from NOTIFIED, only unpark
  * moves it to NOTIFIED. A parker is never freed (thread records are
  * recycled), so a waker may still touch it after the sleeper has gone. */
+#if defined(__linux__) && !defined(GORO_VALGRIND)
+#define GORO__FUTEX 1 /* sleep on the state word with futex(2) */
+#else
+#define GORO__FUTEX 0
+#endif
 struct goro__parker {
   _Atomic int state;
+  int relax; /* the owner's cpu_relax budget (parker.c); 0: the default */
+#if !GORO__FUTEX
   pthread_mutex_t mu; /* guards the SLEEPING -> wait transition */
   pthread_cond_t cv;
+#endif
 };
 
 void goro__parker_init(struct goro__parker *p);
-/* Wait for an unpark, spinning up to spin rounds first. deadline is an
- * absolute goro_now() time, or < 0 for none. Returns true when unparked,
- * false when the deadline passed first. */
-bool goro__park(struct goro__parker *p, int64_t deadline, int spin);
-/* The two halves of goro__park: spin up to spin rounds, then yield the CPU
- * up to yields times, watching for an unpark (true if one came); sleep
+/* Measure the CPU and set the spin policy (once, at init). */
+void goro__spin_init(void);
+/* Wait for an unpark, first awake (goro__park_spin) if spin is set.
+ * deadline is an absolute goro_now() time, or < 0 for none. Returns true
+ * when unparked, false when the deadline passed first. */
+bool goro__park(struct goro__parker *p, int64_t deadline, bool spin);
+/* The two halves of goro__park: wait awake for a bounded time, spinning
+ * and yielding the CPU, watching for an unpark (true if one came); sleep
  * until an unpark (true) or the deadline (false). */
-bool goro__park_spin(struct goro__parker *p, int spin, int yields);
+bool goro__park_spin(struct goro__parker *p);
 bool goro__park_sleep(struct goro__parker *p, int64_t deadline);
 
 /* Threads with a record that are not asleep in goro__park_sleep, and the
- * CPUs online: the spin heuristic's inputs (parker.c). */
+ * CPUs online: the spin policy's inputs (parker.c). */
 extern _Atomic int goro__nawake;
 extern int goro__ncpu;
 /* In a fork child: awake threads are just the caller (awake is 0 or 1). */

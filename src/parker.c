@@ -1,16 +1,20 @@
-/* parker.c - per-thread park/unpark, and the pthread wrappers.
+/* parker.c - per-thread park/unpark, the spin policy, and the pthread
+ * wrappers.
  *
- * A parker is a three-state flag with a mutex and a condvar behind it:
+ * A parker is a three-state word:
  *   EMPTY    nothing pending; the owner is running or spinning;
  *   NOTIFIED an unpark arrived and the owner has not consumed it;
- *   SLEEPING the owner is (about to be) in pthread_cond_wait.
- * unpark swaps in NOTIFIED; only when it swapped out SLEEPING does it take
- * and drop the mutex, then signal. The owner moves EMPTY -> SLEEPING only with the
- * mutex held, and waits on the condvar without releasing it in between, so
- * a signal cannot fall between its check and its wait. A waker that saw
- * EMPTY never touches the parker again, so a spinning owner that sees
- * NOTIFIED may leave at once. A waker that saw SLEEPING still takes the
- * mutex after the owner may have left: parkers are never freed.
+ *   SLEEPING the owner is (about to be) asleep in the kernel.
+ * unpark swaps in NOTIFIED and wakes the owner only when it swapped out
+ * SLEEPING; only the owner moves the word away from NOTIFIED. A waker that
+ * saw EMPTY never touches the parker again, so a spinning owner that sees
+ * NOTIFIED may leave at once. A waker that saw SLEEPING may touch the
+ * parker after the owner has left: parkers are never freed.
+ *
+ * On Linux the owner sleeps on the word itself with futex(2): one system
+ * call per side. Elsewhere, and in a GORO_VALGRIND build (whose checkers
+ * see pthread primitives, not futexes), a mutex and a condvar carry the
+ * sleep.
  */
 #include "config.h"
 
@@ -20,6 +24,11 @@
 #include <sched.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#if GORO__FUTEX
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 
 enum { PARK_EMPTY = 0, PARK_NOTIFIED = 1, PARK_SLEEPING = 2 };
 
@@ -88,12 +97,47 @@ goro__deadline(int64_t ns)
   return ns > INT64_MAX - now ? INT64_MAX : now + ns;
 }
 
-void
-goro__parker_init(struct goro__parker *p)
+/* Consume a pending notification; true if there was one. */
+static inline bool
+consume(struct goro__parker *p)
 {
-  atomic_init(&p->state, PARK_EMPTY);
-  goro__mu_init(&p->mu);
-  goro__cond_init(&p->cv);
+  if (atomic_load_explicit(&p->state, memory_order_acquire) != PARK_NOTIFIED)
+    return false;
+  atomic_store_explicit(&p->state, PARK_EMPTY, memory_order_relaxed);
+  return true;
+}
+
+/* ---- the spin policy ------------------------------------------------------
+ *
+ * On a virtual machine a sleeping thread costs its waker a system call and
+ * a context switch, and waking a thread whose CPU has gone idle costs tens
+ * of microseconds more. So a thread about to block first waits awake for
+ * a while: spinning with cpu_relax while its partner can run on another
+ * CPU at the same time, then handing its CPU to whoever is runnable with
+ * sched_yield, which also keeps the CPU from going idle. Only then does
+ * it sleep. A busy program thus mostly hands off between awake threads,
+ * and a blocked one burns at most SPIN_NS of CPU per blocking call.
+ *
+ * At most max_spinners threads wait awake at once (as Go limits spinning
+ * Ms): more would only take the CPUs from the threads doing the work. The
+ * counts are advisory; a wrong guess costs time, never correctness.
+ */
+_Atomic int goro__nawake;
+static _Atomic int nspinning;
+int goro__ncpu = 1;
+static int spin_relax;  /* cpu_relax rounds of the first phase */
+static int64_t spin_ns; /* the whole awake wait, relax and yield phases */
+static int max_spinners;
+/* Relax up to RELAX_NS; wait awake SPIN_NS in all (measured on 2-CPU VMs:
+ * a wake-up of a sleeper costs 3-40 us there, a yield to a runnable
+ * thread about 2 us). */
+enum { RELAX_NS = 5000, SPIN_NS = 50000, RELAX_MIN = 16 };
+
+void
+goro__spin_atfork_child(int awake)
+{
+  atomic_store_explicit(&goro__nawake, awake, memory_order_relaxed);
+  atomic_store_explicit(&nspinning, 0, memory_order_relaxed);
 }
 
 static inline void
@@ -106,73 +150,161 @@ cpu_relax(void)
 #endif
 }
 
-/* Consume a pending notification; true if there was one. */
-static inline bool
-consume(struct goro__parker *p)
-{
-  if (atomic_load_explicit(&p->state, memory_order_acquire) != PARK_NOTIFIED)
-    return false;
-  atomic_store_explicit(&p->state, PARK_EMPTY, memory_order_relaxed);
-  return true;
-}
-
-bool
-goro__park(struct goro__parker *p, int64_t deadline, int spin)
-{
-  return goro__park_spin(p, spin, spin > 0 ? 2 : 0) || goro__park_sleep(p, deadline);
-}
-
-/* Spinning pays only while a partner can run on another CPU at the same
- * time: with more awake goro threads than CPUs, or a spinner on every CPU
- * already, a spinner only delays the thread it waits for (Go's canSpin
- * makes the same call). Both counts are advisory. */
-_Atomic int goro__nawake;
-static _Atomic int nspinning;
-int goro__ncpu = 1;
-
 void
-goro__spin_atfork_child(int awake)
+goro__spin_init(void)
 {
-  atomic_store_explicit(&goro__nawake, awake, memory_order_relaxed);
-  atomic_store_explicit(&nspinning, 0, memory_order_relaxed);
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  goro__ncpu = ncpu > 1 ? (int)ncpu : 1;
+  if (goro__ncpu == 1)
+    return; /* spinning on one CPU only delays the partner */
+#ifdef GORO_VALGRIND
+  return; /* valgrind runs one thread at a time: a spinner only stalls it */
+#endif
+  /* The cost of one cpu_relax varies by CPU (about 1 ns to 140 ns), so
+   * measure it. */
+  enum { PROBE = 200 };
+  int64_t t0 = goro__now();
+  for (int i = 0; i < PROBE; i++)
+    cpu_relax();
+  int64_t per = (goro__now() - t0) / PROBE;
+  spin_relax = (int)(RELAX_NS / (per > 0 ? per : 1));
+  if (spin_relax < RELAX_MIN)
+    spin_relax = RELAX_MIN;
+  spin_ns = SPIN_NS;
+  /* One more than the CPUs: with one thread more than CPUs (a three-stage
+   * pipeline on two) all of them yield to each other instead of one
+   * sleeping on every hand-off. */
+  max_spinners = goro__ncpu + 1;
 }
 
 bool
-goro__park_spin(struct goro__parker *p, int spin, int yields)
+goro__park(struct goro__parker *p, int64_t deadline, bool spin)
 {
-  if (spin <= 0)
-    return consume(p);
-  bool crowded = atomic_load_explicit(&goro__nawake, memory_order_relaxed) > goro__ncpu;
-  if (!crowded && atomic_fetch_add_explicit(&nspinning, 1, memory_order_relaxed) >= goro__ncpu) {
+  return (spin && goro__park_spin(p)) || goro__park_sleep(p, deadline);
+}
+
+bool
+goro__park_spin(struct goro__parker *p)
+{
+  if (consume(p))
+    return true;
+  if (spin_ns == 0)
+    return false;
+  if (atomic_fetch_add_explicit(&nspinning, 1, memory_order_relaxed) >= max_spinners) {
     atomic_fetch_sub_explicit(&nspinning, 1, memory_order_relaxed);
-    crowded = true;
-  }
-  if (crowded) {
-    /* No CPU to spin on: offer ours to the partner a few times, which is
-     * cheaper than a sleep and a wake-up when it is runnable. */
-    for (int i = 0; i < yields; i++) {
-      sched_yield();
-      if (consume(p))
-        return true;
-    }
     return consume(p);
   }
-  /* A partner on another core usually answers within a microsecond, far
-   * sooner than a sleep and a wake-up cost. Yielding afterwards lets a
-   * partner that shares our core run. */
   bool got = false;
-  for (int i = 0; i < spin && !got; i++) {
-    got = consume(p);
-    cpu_relax();
+  /* A partner running on another CPU usually answers within a
+   * microsecond. Whether it runs is unknown, so the relax budget adapts:
+   * it doubles when relaxing caught the unpark and halves when it did
+   * not (a busy machine, or a partner that blocks for long). */
+  if (atomic_load_explicit(&goro__nawake, memory_order_relaxed) <= goro__ncpu) {
+    int budget = p->relax > 0 ? p->relax : spin_relax;
+    for (int i = 0; i < budget && !(got = consume(p)); i++)
+      cpu_relax();
+    budget = got ? budget * 2 : budget / 2;
+    p->relax = budget > spin_relax ? spin_relax : budget < RELAX_MIN ? RELAX_MIN : budget;
   }
-  for (int i = 0; i < yields && !got; i++) {
-    sched_yield();
-    got = consume(p);
+  if (!got) {
+    int64_t end = goro__now() + spin_ns;
+    do {
+      sched_yield();
+    } while (!(got = consume(p)) && goro__now() < end);
   }
   atomic_fetch_sub_explicit(&nspinning, 1, memory_order_relaxed);
   return got || consume(p);
 }
 
+/* ---- sleeping ------------------------------------------------------------ */
+
+#if GORO__FUTEX
+
+void
+goro__parker_init(struct goro__parker *p)
+{
+  atomic_init(&p->state, PARK_EMPTY);
+  p->relax = 0;
+}
+
+/* futex(2) on the state word. Waits while it holds val, until the absolute
+ * CLOCK_MONOTONIC deadline (NULL: none). */
+static int
+futex_wait(_Atomic int *word, int val, const struct timespec *deadline)
+{
+  long rc = syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, deadline, NULL,
+                    FUTEX_BITSET_MATCH_ANY);
+  return rc == 0 ? 0 : errno;
+}
+
+static void
+futex_wake_one(_Atomic int *word)
+{
+  syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL, 0);
+}
+
+/* The owner publishes SLEEPING before it waits, and the kernel checks the
+ * word under its own lock: an unpark that swapped in NOTIFIED before the
+ * wait makes the wait return at once (EAGAIN); one after it finds the
+ * owner queued and wakes it. A wake that reaches a later park of the same
+ * thread is spurious, and harmless: the owner loops on the state. */
+bool
+goro__park_sleep(struct goro__parker *p, int64_t deadline)
+{
+  int expect = PARK_EMPTY;
+  if (!atomic_compare_exchange_strong_explicit(&p->state, &expect, PARK_SLEEPING,
+                                               memory_order_acq_rel, memory_order_acquire)) {
+    atomic_store_explicit(&p->state, PARK_EMPTY, memory_order_relaxed); /* NOTIFIED */
+    return true;
+  }
+  struct timespec ts, *tsp = NULL;
+  if (deadline >= 0) {
+    ts.tv_sec = (time_t)(deadline / GORO_SECOND);
+    ts.tv_nsec = (long)(deadline % GORO_SECOND);
+    tsp = &ts;
+  }
+  bool woken = true;
+  atomic_fetch_sub_explicit(&goro__nawake, 1, memory_order_relaxed);
+  while (atomic_load_explicit(&p->state, memory_order_acquire) != PARK_NOTIFIED) {
+    int rc = futex_wait(&p->state, PARK_SLEEPING, tsp);
+    if (rc == ETIMEDOUT) {
+      expect = PARK_SLEEPING;
+      if (atomic_compare_exchange_strong_explicit(&p->state, &expect, PARK_EMPTY,
+                                                  memory_order_acq_rel, memory_order_acquire))
+        woken = false;
+      break; /* else NOTIFIED won the race: take it */
+    }
+    GORO__ASSERT(rc == 0 || rc == EAGAIN || rc == EINTR);
+  }
+  if (woken)
+    atomic_store_explicit(&p->state, PARK_EMPTY, memory_order_relaxed);
+  atomic_fetch_add_explicit(&goro__nawake, 1, memory_order_relaxed);
+  return woken;
+}
+
+void
+goro__unpark(struct goro__parker *p)
+{
+  int old = atomic_exchange_explicit(&p->state, PARK_NOTIFIED, memory_order_acq_rel);
+  GORO__ASSERT(old != PARK_NOTIFIED);
+  if (old == PARK_SLEEPING)
+    futex_wake_one(&p->state); /* parkers are never freed: p is still valid */
+}
+
+#else /* mutex and condvar */
+
+void
+goro__parker_init(struct goro__parker *p)
+{
+  atomic_init(&p->state, PARK_EMPTY);
+  p->relax = 0;
+  goro__mu_init(&p->mu);
+  goro__cond_init(&p->cv);
+}
+
+/* The owner moves EMPTY -> SLEEPING only with the mutex held, and waits on
+ * the condvar without releasing it in between, so a signal cannot fall
+ * between its check and its wait. */
 bool
 goro__park_sleep(struct goro__parker *p, int64_t deadline)
 {
@@ -229,3 +361,5 @@ goro__unpark(struct goro__parker *p)
     check_rc(pthread_cond_signal(&p->cv), "pthread_cond_signal");
   }
 }
+
+#endif
