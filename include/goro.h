@@ -134,7 +134,8 @@ GORO_EXTERN goro_wg *goro_wg_make(void);
 GORO_EXTERN void goro_wg_free(goro_wg *wg);
 
 /* Add delta to the counter. Go: wg.Add(delta). GORO_ERANGE (counter left
- * unchanged) if it would go negative; GORO_EINVAL for NULL. */
+ * unchanged) if it would go negative or above INT32_MAX (Go's limit);
+ * GORO_EINVAL for NULL. */
 GORO_EXTERN int goro_wg_add(goro_wg *wg, int64_t delta);
 
 /* goro_wg_add(wg, -1). Go: wg.Done(). */

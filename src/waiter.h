@@ -13,6 +13,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct goro__thread;
 struct goro__waitq;
@@ -31,6 +32,7 @@ struct goro__waiter {
   struct goro__sel *sel;            /* NULL for a plain send/recv */
   void *elem;                       /* send: the value; recv: destination (NULL discards) */
   int idx;                          /* case index, for a select */
+  uint32_t gen;                     /* WaitGroup generation, for a wait */
   bool ok;                          /* result, written by the claiming partner */
 };
 

@@ -1,23 +1,73 @@
 /* wg.c - WaitGroup, and the closer goroutine of section 8.5.
  *
- * Invariants, under wg->mu:
- *   wg->n >= 0;
- *   wg->waiters is non-empty only while wg->n > 0; reaching zero takes the
- *   whole list, and its waiters are woken after wg->mu is dropped.
- * Lock order: wg->mu, then a parker's lock.
+ * One atomic word, state, holds
+ *   bits  0-31  the counter (0 <= n <= INT32_MAX, as Go's);
+ *   bits 32-54  the generation: how many times the counter reached zero
+ *               (mod 2^23);
+ *   bits 55-62  busy: adds that brought the counter to zero and have not
+ *               finished waking its waiters (at most BUSY_MAX);
+ *   bit  63     freed: goro_wg_free came while busy was not zero.
+ * add changes the counter with a CAS and takes no lock; the add that
+ * brings it to zero, in the same CAS, starts a new generation and counts
+ * itself busy, then takes wg->mu to wake the waiters of the generation
+ * that ended.
+ *
+ * A waiter reads state under wg->mu and, if the counter is not zero,
+ * queues itself under the same hold with the generation g it saw. The
+ * zero that ends g comes after that read, and its add takes wg->mu after
+ * its CAS, so after the waiter has queued: that add finds the waiter and
+ * wakes it. An add wakes only the waiters of exactly the generation it
+ * ended, so a late one cannot wake a waiter that began after a later rise
+ * (unless it is delayed across 2^23 zeros). Every wait thus returns once a
+ * zero came after it began, and not before.
+ *
+ * A waiter may see the counter at zero and return, and its caller free the
+ * WaitGroup, while the add that made the zero still has to take wg->mu:
+ * goro_wg_free then only sets freed, and the last busy add frees.
+ *
+ * Invariant, under wg->mu: a queued waiter's gen is the current generation
+ * or the one just ended, whose add is busy. Lock order: wg->mu, then a
+ * parker's (if any).
  */
 #include "config.h"
 
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <time.h>
 
+#define COUNTER_MASK UINT64_C(0xffffffff)
+#define GEN_SHIFT    32
+#define GEN_MASK     ((UINT64_C(1) << 23) - 1)
+#define BUSY_SHIFT   55
+#define BUSY_MAX     UINT64_C(0xff)
+#define BUSY_ONE     (UINT64_C(1) << BUSY_SHIFT)
+#define FREED        (UINT64_C(1) << 63)
+
 struct goro_wg {
-  pthread_mutex_t mu;
-  int64_t n;                    /* the counter, under mu */
-  struct goro__waiter *waiters; /* blocked in goro_wg_wait, under mu */
+  _Atomic uint64_t state;
+  pthread_mutex_t mu;           /* guards waiters */
+  struct goro__waiter *waiters; /* blocked in goro_wg_wait */
 };
+
+static inline uint32_t
+counter_of(uint64_t s)
+{
+  return (uint32_t)(s & COUNTER_MASK);
+}
+
+static inline uint32_t
+gen_of(uint64_t s)
+{
+  return (uint32_t)(s >> GEN_SHIFT & GEN_MASK);
+}
+
+static inline uint64_t
+busy_of(uint64_t s)
+{
+  return s >> BUSY_SHIFT & BUSY_MAX;
+}
 
 goro_wg *
 goro_wg_make(void)
@@ -27,10 +77,17 @@ goro_wg_make(void)
     errno = ENOMEM;
     return NULL;
   }
+  atomic_init(&wg->state, 0);
   goro__mu_init(&wg->mu);
-  wg->n = 0;
   wg->waiters = NULL;
   return wg;
+}
+
+static void
+destroy(goro_wg *wg)
+{
+  pthread_mutex_destroy(&wg->mu);
+  free(wg);
 }
 
 void
@@ -38,8 +95,38 @@ goro_wg_free(goro_wg *wg)
 {
   if (wg == NULL)
     return;
-  pthread_mutex_destroy(&wg->mu);
-  free(wg);
+  uint64_t s = atomic_fetch_or_explicit(&wg->state, FREED, memory_order_acq_rel);
+  if (busy_of(s) == 0)
+    destroy(wg);
+}
+
+/* The counter reached zero, starting generation gen: wake the waiters of
+ * the one before, then stop being busy. */
+static void
+wake_ended(goro_wg *wg, uint32_t gen)
+{
+  uint32_t ended = (gen - 1) & GEN_MASK;
+  struct goro__waiter *wake = NULL, **pp, *w;
+  goro__mu_lock(&wg->mu);
+  pp = &wg->waiters;
+  while ((w = *pp) != NULL) {
+    if (w->gen == ended) {
+      *pp = w->next;
+      w->next = wake;
+      wake = w;
+    } else {
+      pp = &w->next;
+    }
+  }
+  goro__mu_unlock(&wg->mu);
+  uint64_t s = atomic_fetch_sub_explicit(&wg->state, BUSY_ONE, memory_order_acq_rel);
+  if (busy_of(s) == 1 && (s & FREED) != 0)
+    destroy(wg);
+  while (wake != NULL) {
+    w = wake;
+    wake = w->next; /* read before the owner may return */
+    goro__wake(w->t);
+  }
 }
 
 int
@@ -47,24 +134,30 @@ goro_wg_add(goro_wg *wg, int64_t delta)
 {
   if (wg == NULL)
     return GORO_EINVAL;
-  goro__mu_lock(&wg->mu);
+  uint64_t s = atomic_load_explicit(&wg->state, memory_order_relaxed), next;
   int64_t n;
-  if (__builtin_add_overflow(wg->n, delta, &n) || n < 0) {
-    goro__mu_unlock(&wg->mu);
-    return GORO_ERANGE;
+  bool zero;
+  for (;;) {
+    if (__builtin_add_overflow((int64_t)counter_of(s), delta, &n) || n < 0 || n > INT32_MAX)
+      return GORO_ERANGE;
+    next = (s & ~COUNTER_MASK) | (uint64_t)n;
+    zero = n == 0 && counter_of(s) != 0;
+    if (zero) {
+      if (busy_of(s) == BUSY_MAX) { /* rare: wait for one to finish */
+        sched_yield();
+        s = atomic_load_explicit(&wg->state, memory_order_relaxed);
+        continue;
+      }
+      uint64_t gen = (gen_of(s) + 1) & GEN_MASK;
+      next = (next & ~(GEN_MASK << GEN_SHIFT)) | gen << GEN_SHIFT;
+      next += BUSY_ONE;
+    }
+    if (atomic_compare_exchange_weak_explicit(&wg->state, &s, next, memory_order_acq_rel,
+                                              memory_order_relaxed))
+      break;
   }
-  wg->n = n;
-  struct goro__waiter *wake = NULL;
-  if (n == 0) {
-    wake = wg->waiters;
-    wg->waiters = NULL;
-  }
-  goro__mu_unlock(&wg->mu);
-  while (wake != NULL) {
-    struct goro__waiter *w = wake;
-    wake = w->next; /* read before the owner may return */
-    goro__wake(w->t);
-  }
+  if (zero)
+    wake_ended(wg, gen_of(next));
   return 0;
 }
 
@@ -79,22 +172,24 @@ goro_wg_wait(goro_wg *wg)
 {
   if (wg == NULL)
     return;
+  if (counter_of(atomic_load_explicit(&wg->state, memory_order_acquire)) == 0)
+    return;
   struct goro__thread *t = goro__self(); /* before the lock: see internal.h */
-  goro__mu_lock(&wg->mu);
   if (t == NULL) {
     /* No memory for this thread's record: poll instead of parking. */
-    while (wg->n != 0) {
-      goro__mu_unlock(&wg->mu);
+    while (counter_of(atomic_load_explicit(&wg->state, memory_order_acquire)) != 0) {
       struct timespec ts = {0, 1000000};
       nanosleep(&ts, NULL);
-      goro__mu_lock(&wg->mu);
     }
+    return;
   }
-  if (wg->n == 0) {
+  goro__mu_lock(&wg->mu);
+  uint64_t s = atomic_load_explicit(&wg->state, memory_order_acquire);
+  if (counter_of(s) == 0) {
     goro__mu_unlock(&wg->mu);
     return;
   }
-  struct goro__waiter me = {.t = t, .next = wg->waiters};
+  struct goro__waiter me = {.t = t, .next = wg->waiters, .gen = gen_of(s)};
   wg->waiters = &me;
   goro__block_begin(t, GORO__WG_WAIT, GORO__WAIT_FOREVER, NULL, NULL);
   goro__mu_unlock(&wg->mu);

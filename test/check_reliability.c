@@ -1545,9 +1545,10 @@ START_TEST(test_misused_calls_return_their_documented_errors)
   ck_assert_int_eq(goro_wg_add(NULL, 1), GORO_EINVAL);
   ck_assert_int_eq(goro_wg_done(NULL), GORO_EINVAL);
   ck_assert_int_eq(goro_wg_done(wg), GORO_ERANGE);
-  ck_assert_int_eq(goro_wg_add(wg, INT64_MAX), 0);
+  ck_assert_int_eq(goro_wg_add(wg, INT64_MAX), GORO_ERANGE); /* above Go's INT32_MAX */
+  ck_assert_int_eq(goro_wg_add(wg, INT32_MAX), 0);
   ck_assert_int_eq(goro_wg_add(wg, 1), GORO_ERANGE); /* overflow */
-  ck_assert_int_eq(goro_wg_add(wg, -INT64_MAX), 0);
+  ck_assert_int_eq(goro_wg_add(wg, -INT32_MAX), 0);
   goro_wg_wait(wg); /* zero: returns at once */
   ck_assert_int_eq(goro_wg_go(NULL, nop_main, NULL), GORO_EINVAL);
   ck_assert_int_eq(goro_wg_go(wg, NULL, NULL), GORO_EINVAL);

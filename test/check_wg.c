@@ -250,6 +250,25 @@ START_TEST(test_wg_add_below_zero_is_erange_and_leaves_counter_unchanged)
 }
 END_TEST
 
+START_TEST(test_wg_add_above_int32_max_is_erange_and_leaves_counter_unchanged)
+{
+  goro_wg *wg = wg_make_checked();
+  ck_assert_int_eq(goro_wg_add(wg, INT64_MAX), GORO_ERANGE);
+  ck_assert_int_eq(goro_wg_add(wg, (int64_t)INT32_MAX + 1), GORO_ERANGE);
+  ck_assert_int_eq(goro_wg_add(wg, INT32_MAX), 0);
+  ck_assert_int_eq(goro_wg_add(wg, 1), GORO_ERANGE);
+  ck_assert_int_eq(goro_wg_add(wg, -(int64_t)INT32_MAX + 1), 0); /* down to 1 */
+  struct waiter w;
+  start_waiter(&w, wg);
+  sleep_ms(20);
+  ck_assert_msg(atomic_load(&w.returned) == 0, "wait returned with the counter at 1");
+  ck_assert_int_eq(goro_wg_done(wg), 0);
+  join_waiter(&w);
+  ck_assert_int_eq(goro_wg_add(wg, INT64_MIN + 1), GORO_ERANGE);
+  goro_wg_free(wg);
+}
+END_TEST
+
 START_TEST(test_wg_null_is_einval)
 {
   ck_assert_int_eq(goro_wg_add(NULL, 1), GORO_EINVAL);
@@ -552,6 +571,7 @@ wg_suite(void)
 
   tc = tcase_make("wg_errors", 10);
   tcase_add_test(tc, test_wg_add_below_zero_is_erange_and_leaves_counter_unchanged);
+  tcase_add_test(tc, test_wg_add_above_int32_max_is_erange_and_leaves_counter_unchanged);
   tcase_add_test(tc, test_wg_null_is_einval);
   tcase_add_test(tc, test_wg_go_and_closer_with_null_arguments_are_einval);
   suite_add_tcase(s, tc);
