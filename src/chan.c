@@ -1,40 +1,60 @@
 /* chan.c - channels: make, send, recv, close, len, cap.
  *
- * A channel is one allocation: this header, then a ring of cap * elemsize
- * bytes. c->mu guards everything but the reference count, and the
- * counters len() reads without the lock.
+ * A channel is one allocation: this header, then for a buffered channel
+ * a ring of cap slots. c->mu guards the wait queues and, for an
+ * unbuffered channel, closed.
  *
- * Invariants, whenever c->mu is free:
- *   at most one of c->sendq, c->recvq holds claimable waiters (except one
- *   select waiting on both directions of c);
- *   c->count > 0 implies c->recvq holds no claimable waiter;
- *   c->count < c->cap implies c->sendq holds no claimable waiter;
- *   c->closed never returns to false, and once it is set both queues hold
- *   only select waiters that another case has already won.
- * Lock order: channel locks by ascending address, then a parker's lock.
+ * Unbuffered channels work under c->mu alone, with direct handoff: a
+ * partner that claims a waiter under the lock copies the value after
+ * dropping it. The claimed waiter's owner cannot return before it is
+ * woken, so its buffer stays valid until then. Invariants, whenever c->mu
+ * is free: at most one of sendq, recvq holds claimable waiters (except
+ * one select waiting on both directions of c); once closed is set both
+ * queues hold only select waiters that another case has already won.
+ *
+ * Buffered channels keep their values in a lock-free bounded ring (the
+ * stamped-slot design of Vyukov's MPMC queue; see ring_push): sends and
+ * receives that find room or a value take no lock. Closing sets a mark
+ * bit in the tail, so no push succeeds after it. A thread that finds the
+ * ring full (empty) queues a waiter under c->mu and sleeps; waiters are
+ * not handed values, they are told to retry (waiter.retry). The lost
+ * wake-up is ruled out Dekker-style:
+ *   a waiter:  queue itself (queue length), fence, then try the ring again;
+ *   a partner: change the ring, fence, then read the queue length, and if
+ *              it is not zero, take c->mu and wake one waiter.
+ * Both fences are seq_cst, so either the waiter's retry sees the
+ * partner's change or the partner sees the waiter. A woken waiter that
+ * finds the value taken by someone else queues again; a select woken for
+ * a case it then does not take passes the wake-up on (goro__chan_kick).
+ *
+ * Lock order: channel locks by ascending address, then a parker's.
  * Waiters are woken only after the channel lock is dropped.
- *
- * Direct handoff: a partner that claims a waiter under the lock may copy
- * the value after dropping the lock. The claimed waiter's owner cannot
- * return before it is woken, so its buffer stays valid until then.
  */
 #include "config.h"
 
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <stddef.h>
 #include <string.h>
+
+#if defined(__SANITIZE_THREAD__)
+_Atomic int goro__fence_word;
+#endif
+
+/* A ring slot: its stamp, then elemsize bytes. */
+struct slot {
+  _Atomic size_t stamp;
+  unsigned char data[];
+};
 
 struct goro_chan {
   pthread_mutex_t mu;
-  /* Under mu. */
+  /* Under mu (read without it: each queue's len, see waiter.h). */
   struct goro__waitq recvq; /* blocked receivers, FIFO */
   struct goro__waitq sendq; /* blocked senders, FIFO */
-  size_t recvx;             /* ring index of the next value to receive */
-  size_t sendx;             /* ring index of the next free slot */
-  bool closed;
-  /* Written under mu, read without it by goro_chan_len. */
-  _Atomic size_t count; /* values in the ring */
+  bool closed;              /* unbuffered only; buffered: mark_bit in tail */
   /* Lock-free. */
   _Atomic size_t refs;
   const char *_Atomic name; /* immortal string (interned), or NULL */
@@ -42,13 +62,23 @@ struct goro_chan {
   struct goro__timer *timer; /* goro_after's timer, freed with c */
   size_t elemsize;
   size_t cap;
-  unsigned char ring[]; /* cap * elemsize bytes */
+  size_t stride;   /* bytes per slot */
+  size_t mark_bit; /* in tail: closed; a power of two above every index */
+  size_t one_lap;  /* 2 * mark_bit: a position's lap unit */
+  /* The ring's ends, a cache line apart. A position is lap | index
+   * (index < cap); tail may carry mark_bit. */
+  char pad0[64];
+  _Atomic size_t head; /* the next value to receive */
+  char pad1[64];
+  _Atomic size_t tail; /* the next slot to fill */
+  char pad2[64];
+  _Alignas(max_align_t) unsigned char ring[]; /* cap * stride bytes */
 };
 
-static inline unsigned char *
-slot(goro_chan *c, size_t i)
+static inline struct slot *
+slot_at(goro_chan *c, size_t index)
 {
-  return c->ring + i * c->elemsize;
+  return (struct slot *)(c->ring + index * c->stride);
 }
 
 static inline void
@@ -66,6 +96,31 @@ zero_elem(goro_chan *c, void *dst)
     memset(dst, 0, c->elemsize);
 }
 
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Back off while another thread is between two steps of a ring operation
+ * (it claimed a slot and has not published it yet): relax, then yield, as
+ * that thread may have lost its CPU. */
+static inline void
+backoff(unsigned *step)
+{
+  if (*step < 6) {
+    for (unsigned i = 0; i < 1u << *step; i++)
+      cpu_relax();
+    (*step)++;
+  } else {
+    sched_yield();
+  }
+}
+
 /* ---- wait queues -------------------------------------------------------- */
 
 static void
@@ -79,6 +134,8 @@ waitq_push(struct goro__waitq *q, struct goro__waiter *w)
   else
     q->head = w;
   q->tail = w;
+  atomic_store_explicit(&q->len, atomic_load_explicit(&q->len, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
 }
 
 static void
@@ -95,6 +152,8 @@ waitq_remove(struct goro__waiter *w)
     q->tail = w->prev;
   w->next = w->prev = NULL;
   w->q = NULL;
+  atomic_store_explicit(&q->len, atomic_load_explicit(&q->len, memory_order_relaxed) - 1,
+                        memory_order_relaxed);
 }
 
 /* Dequeue and return the first waiter of q that can be claimed; waiters of
@@ -111,9 +170,20 @@ waitq_take(struct goro__waitq *q)
   return NULL;
 }
 
+/* Buffered channel, c locked: dequeue a waiter of q to be told to retry. */
+static struct goro__waiter *
+take_retry_locked(struct goro__waitq *q)
+{
+  struct goro__waiter *w = waitq_take(q);
+  if (w != NULL)
+    w->retry = true;
+  return w;
+}
+
 void
 goro__chan_enqueue(goro_chan *c, struct goro__waiter *w, int op)
 {
+  w->retry = false;
   waitq_push(op == GORO_SEND ? &c->sendq : &c->recvq, w);
 }
 
@@ -149,6 +219,12 @@ goro__chan_elemsize(goro_chan *c)
   return c->elemsize;
 }
 
+bool
+goro__chan_buffered(goro_chan *c)
+{
+  return c->cap > 0;
+}
+
 void
 goro__set_chan_timer(goro_chan *c, struct goro__timer *tm)
 {
@@ -160,26 +236,43 @@ goro__set_chan_timer(goro_chan *c, struct goro__timer *tm)
 goro_chan *
 goro_chan_make(size_t elemsize, size_t cap)
 {
-  if (elemsize != 0 && cap > (SIZE_MAX - sizeof(goro_chan)) / elemsize) {
-    errno = EINVAL;
-    return NULL;
+  size_t stride = 0;
+  if (cap > 0) {
+    /* A slot: the stamp, then the value rounded up to the stamp's size. */
+    if (elemsize > SIZE_MAX / 4) {
+      errno = EINVAL;
+      return NULL;
+    }
+    stride = sizeof(size_t) + (elemsize + sizeof(size_t) - 1) / sizeof(size_t) * sizeof(size_t);
+    /* cap < SIZE_MAX / 4 keeps mark_bit and a lap representable. */
+    if (cap >= SIZE_MAX / 4 || cap > (SIZE_MAX - sizeof(goro_chan)) / stride) {
+      errno = EINVAL;
+      return NULL;
+    }
   }
-  goro_chan *c = malloc(sizeof *c + elemsize * cap);
+  goro_chan *c = malloc(sizeof *c + cap * stride);
   if (c == NULL) {
     errno = ENOMEM;
     return NULL;
   }
   goro__mu_init(&c->mu);
-  c->recvq = (struct goro__waitq){NULL, NULL};
-  c->sendq = (struct goro__waitq){NULL, NULL};
-  c->recvx = c->sendx = 0;
+  c->recvq = (struct goro__waitq){NULL, NULL, 0};
+  c->sendq = (struct goro__waitq){NULL, NULL, 0};
   c->closed = false;
-  atomic_init(&c->count, 0);
   atomic_init(&c->refs, 1);
   atomic_init(&c->name, NULL);
   c->timer = NULL;
   c->elemsize = elemsize;
   c->cap = cap;
+  c->stride = stride;
+  c->mark_bit = 1;
+  while (c->mark_bit <= cap)
+    c->mark_bit <<= 1;
+  c->one_lap = c->mark_bit * 2;
+  atomic_init(&c->head, 0);
+  atomic_init(&c->tail, 0);
+  for (size_t i = 0; i < cap; i++)
+    atomic_init(&slot_at(c, i)->stamp, i);
   return c;
 }
 
@@ -200,12 +293,192 @@ goro_chan_release(goro_chan *c)
   GORO__ASSERT(old != 0);
   if (old != 1)
     return;
-  /* Blocked threads hold references of their own (see block()), so no
-   * waiter can be queued now. */
+  /* Blocked threads hold references of their own (see park_queued), so
+   * no waiter can be queued now. */
   if (c->timer != NULL)
     goro__timer_cancel_free(c->timer);
   pthread_mutex_destroy(&c->mu);
   free(c);
+}
+
+/* ---- the ring (buffered channels) --------------------------------------
+ *
+ * Positions count up forever (wrapping at SIZE_MAX): index in the low
+ * bits, below mark_bit; the lap above mark_bit. Slot i's stamp tells its
+ * state for the position p = lap | i that a producer or consumer holds:
+ *   stamp == p          free: a producer at p may claim it;
+ *   stamp == p + 1      holds the value pushed at p: a consumer may take it;
+ *   stamp == p + one_lap  taken: free for the producer of the next lap.
+ * A producer claims position tail with a CAS on tail, writes the value,
+ * then publishes it by storing the stamp (release); a consumer claims
+ * head with a CAS, copies the value out, then frees the slot the same
+ * way. The stamp's release/acquire pair orders each value's bytes. A
+ * claimed but unpublished slot makes the other side wait (backoff) for
+ * the thread that holds it.
+ */
+enum { RING_OK, RING_FULL, RING_EMPTY = RING_FULL, RING_CLOSED };
+
+/* The position after pos (pos without mark_bit). */
+static inline size_t
+next_pos(goro_chan *c, size_t pos)
+{
+  size_t index = pos & (c->mark_bit - 1);
+  size_t lap = pos & ~(c->one_lap - 1);
+  return index + 1 < c->cap ? pos + 1 : lap + c->one_lap;
+}
+
+static int
+ring_push(goro_chan *c, const void *elem)
+{
+  unsigned step = 0;
+  size_t tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
+  for (;;) {
+    if (tail & c->mark_bit)
+      return RING_CLOSED;
+    struct slot *sl = slot_at(c, tail & (c->mark_bit - 1));
+    size_t stamp = atomic_load_explicit(&sl->stamp, memory_order_acquire);
+    if (stamp == tail) {
+      if (atomic_compare_exchange_weak_explicit(&c->tail, &tail, next_pos(c, tail),
+                                                memory_order_seq_cst, memory_order_relaxed)) {
+        copy_elem(c, sl->data, elem);
+        atomic_store_explicit(&sl->stamp, tail + 1, memory_order_release);
+        return RING_OK;
+      }
+      continue; /* the CAS reloaded tail */
+    }
+    if (stamp + c->one_lap == tail + 1) {
+      /* The slot still holds last lap's value: full, unless a consumer
+       * has claimed it and not freed it yet. */
+      GORO__FENCE();
+      size_t head = atomic_load_explicit(&c->head, memory_order_relaxed);
+      if (head + c->one_lap == tail)
+        return RING_FULL;
+    }
+    backoff(&step);
+    tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
+  }
+}
+
+static int
+ring_pop(goro_chan *c, void *elem)
+{
+  unsigned step = 0;
+  size_t head = atomic_load_explicit(&c->head, memory_order_relaxed);
+  for (;;) {
+    struct slot *sl = slot_at(c, head & (c->mark_bit - 1));
+    size_t stamp = atomic_load_explicit(&sl->stamp, memory_order_acquire);
+    if (stamp == head + 1) {
+      if (atomic_compare_exchange_weak_explicit(&c->head, &head, next_pos(c, head),
+                                                memory_order_seq_cst, memory_order_relaxed)) {
+        copy_elem(c, elem, sl->data);
+        atomic_store_explicit(&sl->stamp, head + c->one_lap, memory_order_release);
+        return RING_OK;
+      }
+      continue; /* the CAS reloaded head */
+    }
+    if (stamp == head) {
+      /* Nothing published here: empty, unless a producer has claimed the
+       * slot and not published it yet. */
+      GORO__FENCE();
+      size_t tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
+      if ((tail & ~c->mark_bit) == head)
+        return tail & c->mark_bit ? RING_CLOSED : RING_EMPTY;
+    }
+    backoff(&step);
+    head = atomic_load_explicit(&c->head, memory_order_relaxed);
+  }
+}
+
+/* Would a push (op GORO_SEND) or pop not find the ring full (empty)? A
+ * snapshot, for select's last look before it sleeps. */
+static bool
+ring_ready(goro_chan *c, int op)
+{
+  GORO__FENCE();
+  size_t tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
+  size_t head = atomic_load_explicit(&c->head, memory_order_relaxed);
+  if (tail & c->mark_bit)
+    return true; /* closed: a push fails, a pop drains or reports it */
+  return op == GORO_SEND ? head + c->one_lap != tail : head != tail;
+}
+
+static size_t
+ring_len(goro_chan *c)
+{
+  for (;;) {
+    size_t tail = atomic_load_explicit(&c->tail, memory_order_seq_cst);
+    size_t head = atomic_load_explicit(&c->head, memory_order_seq_cst);
+    if (atomic_load_explicit(&c->tail, memory_order_seq_cst) != tail)
+      continue;
+    tail &= ~c->mark_bit;
+    size_t hix = head & (c->mark_bit - 1), tix = tail & (c->mark_bit - 1);
+    if (hix < tix)
+      return tix - hix;
+    if (hix > tix)
+      return c->cap - hix + tix;
+    return tail == head ? 0 : c->cap;
+  }
+}
+
+/* After a change to the ring: if q (the other side's queue) holds a
+ * waiter, wake one to retry. c not locked. The fence pairs with the one
+ * in queue_and_recheck (see the top of the file). */
+static void
+notify_one(goro_chan *c, struct goro__waitq *q)
+{
+  GORO__FENCE();
+  if (atomic_load_explicit(&q->len, memory_order_relaxed) == 0)
+    return;
+  goro__mu_lock(&c->mu);
+  struct goro__waiter *w = take_retry_locked(q);
+  goro__mu_unlock(&c->mu);
+  if (w != NULL)
+    goro__wake(w->t);
+}
+
+size_t
+goro__chan_version(goro_chan *c)
+{
+  /* Both ends only move forward (and closing sets a bit in tail), so the
+   * sum changes whenever the ring does. */
+  GORO__FENCE();
+  return atomic_load_explicit(&c->head, memory_order_relaxed) +
+         atomic_load_explicit(&c->tail, memory_order_relaxed);
+}
+
+void
+goro__chan_kick(goro_chan *c, int op)
+{
+  notify_one(c, op == GORO_SEND ? &c->sendq : &c->recvq);
+}
+
+bool
+goro__chan_ready_locked(goro_chan *c, int op)
+{
+  return ring_ready(c, op);
+}
+
+/* The ring was full (op GORO_SEND) or empty: try again for a little while
+ * before queueing, as a partner running on another CPU answers within
+ * nanoseconds. With more awake threads than CPUs, give ours up instead. */
+static int
+ring_retry(goro_chan *c, int op, void *elem)
+{
+  if (goro__ncpu == 1)
+    return RING_FULL;
+  bool crowded = atomic_load_explicit(&goro__nawake, memory_order_relaxed) > goro__ncpu;
+  for (int i = 0; i < (crowded ? 2 : 64); i++) {
+    if (crowded) {
+      sched_yield();
+    } else {
+      for (int k = 0; k < 32; k++)
+        cpu_relax();
+    }
+    int rc = op == GORO_SEND ? ring_push(c, elem) : ring_pop(c, elem);
+    if (rc != RING_FULL)
+      return rc;
+  }
+  return RING_FULL;
 }
 
 /* ---- the locked steps, shared with select.c ----------------------------- */
@@ -214,20 +487,21 @@ int
 goro__chan_trysend_locked(goro_chan *c, const void *elem, struct goro__waiter **wp)
 {
   *wp = NULL;
+  if (c->cap > 0) {
+    int rc = ring_push(c, elem);
+    if (rc == RING_CLOSED)
+      return GORO_EPIPE;
+    if (rc == RING_FULL)
+      return 0;
+    *wp = take_retry_locked(&c->recvq); /* woken after unlocking */
+    return 1;
+  }
   if (c->closed)
     return GORO_EPIPE;
   struct goro__waiter *w = waitq_take(&c->recvq);
   if (w != NULL) {
     w->ok = true;
     *wp = w; /* the caller copies and wakes after unlocking */
-    return 1;
-  }
-  size_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-  if (n < c->cap) {
-    copy_elem(c, slot(c, c->sendx), elem);
-    if (++c->sendx == c->cap)
-      c->sendx = 0;
-    atomic_store_explicit(&c->count, n + 1, memory_order_relaxed);
     return 1;
   }
   return 0;
@@ -237,25 +511,15 @@ int
 goro__chan_tryrecv_locked(goro_chan *c, void *elem, struct goro__waiter **wp)
 {
   *wp = NULL;
-  size_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-  if (n > 0) {
-    copy_elem(c, elem, slot(c, c->recvx));
-    struct goro__waiter *w = waitq_take(&c->sendq);
-    if (w != NULL) {
-      /* The ring was full: the sender's value takes the freed slot, which
-       * is the one just read (sendx == recvx when full). */
-      copy_elem(c, slot(c, c->recvx), w->elem);
-      w->ok = true;
-      if (++c->recvx == c->cap)
-        c->recvx = 0;
-      c->sendx = c->recvx;
-      *wp = w;
-      (*wp)->elem = NULL; /* nothing left to copy after unlocking */
-    } else {
-      if (++c->recvx == c->cap)
-        c->recvx = 0;
-      atomic_store_explicit(&c->count, n - 1, memory_order_relaxed);
+  if (c->cap > 0) {
+    int rc = ring_pop(c, elem);
+    if (rc == RING_CLOSED) {
+      zero_elem(c, elem);
+      return 0;
     }
+    if (rc == RING_EMPTY)
+      return GORO_EAGAIN;
+    *wp = take_retry_locked(&c->sendq); /* woken after unlocking */
     return 1;
   }
   struct goro__waiter *w = waitq_take(&c->sendq);
@@ -274,35 +538,89 @@ goro__chan_tryrecv_locked(goro_chan *c, void *elem, struct goro__waiter **wp)
 void
 goro__complete_send(goro_chan *c, struct goro__waiter *w, const void *elem)
 {
-  copy_elem(c, w->elem, elem);
+  if (!w->retry)
+    copy_elem(c, w->elem, elem);
   goro__wake(w->t);
 }
 
 void
 goro__complete_recv(goro_chan *c, struct goro__waiter *w, void *elem)
 {
-  if (w->elem != NULL)
+  if (!w->retry)
     copy_elem(c, elem, w->elem);
   goro__wake(w->t);
 }
 
 /* ---- blocking ----------------------------------------------------------- */
 
-/* Block the calling thread on c (locked) until a partner or close claims
- * w; unlocks c. Returns w->ok. */
-static bool
-block(goro_chan *c, struct goro__waiter *w, int op)
+/* Sleep with w queued on c (locked) until a partner or close dequeues it
+ * and wakes us; unlocks c. The caller holds a reference of its own on c
+ * meanwhile: one that releases c while we wait is buggy, but must not
+ * free c under us. */
+static void
+park_queued(goro_chan *c, struct goro__waiter *w, int op)
 {
   struct goro__thread *t = w->t;
-  goro__chan_enqueue(c, w, op);
-  /* Our own reference: a caller that releases c while we wait is buggy,
-   * but must not free c under us. */
-  goro_chan_retain(c);
   goro__block_begin(t, op == GORO_SEND ? GORO__SEND : GORO__RECV, GORO__WAIT_FOREVER, c,
                     goro__chan_name(c));
   goro__mu_unlock(&c->mu);
   goro__wait(t, -1, true);
   goro__block_end(t);
+}
+
+/* Buffered send or receive (op) of elem: the ring, then, if it stays full
+ * (empty), queue, look once more, and sleep until told to retry. */
+static int
+buffered_op(goro_chan *c, int op, void *elem)
+{
+  struct goro__waitq *mine = op == GORO_SEND ? &c->sendq : &c->recvq;
+  struct goro__waitq *theirs = op == GORO_SEND ? &c->recvq : &c->sendq;
+  struct goro__thread *t = NULL; /* set once we have blocked: we hold a reference */
+  int result;
+  for (;;) {
+    int rc = op == GORO_SEND ? ring_push(c, elem) : ring_pop(c, elem);
+    if (rc == RING_FULL)
+      rc = ring_retry(c, op, elem);
+    if (rc == RING_FULL) {
+      if (t == NULL) {
+        if ((t = goro__self()) == NULL) /* before the lock: see internal.h */
+          return GORO_ENOMEM;
+        goro_chan_retain(c); /* see park_queued */
+      }
+      struct goro__waiter me = {.t = t};
+      goro__mu_lock(&c->mu);
+      waitq_push(mine, &me);
+      GORO__FENCE(); /* pairs with notify_one's */
+      rc = op == GORO_SEND ? ring_push(c, elem) : ring_pop(c, elem);
+      if (rc == RING_FULL) {
+        park_queued(c, &me, op);
+        continue; /* dequeued by whoever woke us: retry */
+      }
+      waitq_remove(&me);
+      goro__mu_unlock(&c->mu);
+    }
+    if (rc == RING_CLOSED) {
+      if (op == GORO_RECV)
+        zero_elem(c, elem);
+      result = op == GORO_SEND ? GORO_EPIPE : 0;
+    } else {
+      notify_one(c, theirs);
+      result = op == GORO_SEND ? 0 : 1;
+    }
+    if (t != NULL)
+      goro_chan_release(c); /* may free c: the last touch */
+    return result;
+  }
+}
+
+/* Unbuffered: block the calling thread on c (locked) until a partner or
+ * close claims w; unlocks c. Returns w->ok. */
+static bool
+block(goro_chan *c, struct goro__waiter *w, int op)
+{
+  goro__chan_enqueue(c, w, op);
+  goro_chan_retain(c); /* see park_queued */
+  park_queued(c, w, op);
   goro_chan_release(c);
   return w->ok;
 }
@@ -312,6 +630,8 @@ goro_chan_send(goro_chan *c, const void *elem)
 {
   if (c == NULL || (elem == NULL && c->elemsize != 0))
     return GORO_EINVAL;
+  if (c->cap > 0)
+    return buffered_op(c, GORO_SEND, (void *)elem);
   struct goro__thread *t = goro__self(); /* before the lock: see internal.h */
   struct goro__waiter *w;
   goro__mu_lock(&c->mu);
@@ -335,6 +655,8 @@ goro_chan_recv(goro_chan *c, void *elem)
 {
   if (c == NULL)
     return GORO_EINVAL;
+  if (c->cap > 0)
+    return buffered_op(c, GORO_RECV, elem);
   struct goro__thread *t = goro__self(); /* before the lock: see internal.h */
   struct goro__waiter *w;
   goro__mu_lock(&c->mu);
@@ -361,6 +683,15 @@ goro_chan_trysend(goro_chan *c, const void *elem)
 {
   if (c == NULL || (elem == NULL && c->elemsize != 0))
     return GORO_EINVAL;
+  if (c->cap > 0) {
+    int rc = ring_push(c, elem);
+    if (rc == RING_CLOSED)
+      return GORO_EPIPE;
+    if (rc == RING_FULL)
+      return GORO_EAGAIN;
+    notify_one(c, &c->recvq);
+    return 0;
+  }
   struct goro__waiter *w;
   goro__mu_lock(&c->mu);
   int rc = goro__chan_trysend_locked(c, elem, &w);
@@ -375,6 +706,17 @@ goro_chan_tryrecv(goro_chan *c, void *elem)
 {
   if (c == NULL)
     return GORO_EINVAL;
+  if (c->cap > 0) {
+    int rc = ring_pop(c, elem);
+    if (rc == RING_EMPTY)
+      return GORO_EAGAIN;
+    if (rc == RING_CLOSED) {
+      zero_elem(c, elem);
+      return 0;
+    }
+    notify_one(c, &c->sendq);
+    return 1;
+  }
   struct goro__waiter *w;
   goro__mu_lock(&c->mu);
   int rc = goro__chan_tryrecv_locked(c, elem, &w);
@@ -390,21 +732,33 @@ goro_chan_close(goro_chan *c)
   if (c == NULL)
     return GORO_EINVAL;
   goro__mu_lock(&c->mu);
-  if (c->closed) {
+  bool was_closed;
+  if (c->cap > 0)
+    was_closed =
+        atomic_fetch_or_explicit(&c->tail, c->mark_bit, memory_order_seq_cst) & c->mark_bit;
+  else
+    was_closed = c->closed;
+  if (was_closed) {
     goro__mu_unlock(&c->mu);
     return GORO_EPIPE;
   }
   c->closed = true;
   /* Collect every claimable waiter; wake them after unlocking. The list
-   * reuses the dequeued waiters' next links. */
+   * reuses the dequeued waiters' next links. A buffered channel's waiters
+   * retry: a sender then fails, a receiver drains what is left. */
   struct goro__waiter *wake = NULL, *w;
   while ((w = waitq_take(&c->recvq)) != NULL) {
-    zero_elem(c, w->elem);
-    w->ok = false;
+    if (c->cap > 0) {
+      w->retry = true;
+    } else {
+      zero_elem(c, w->elem);
+      w->ok = false;
+    }
     w->next = wake;
     wake = w;
   }
   while ((w = waitq_take(&c->sendq)) != NULL) {
+    w->retry = c->cap > 0;
     w->ok = false;
     w->next = wake;
     wake = w;
@@ -418,12 +772,12 @@ goro_chan_close(goro_chan *c)
   return 0;
 }
 
-/* Reads count without the lock: len() is a snapshot that may be stale by
- * the time the caller looks at it, with or without the lock. */
+/* A snapshot: it may be stale by the time the caller looks at it, with or
+ * without a lock. */
 size_t
 goro_chan_len(goro_chan *c)
 {
-  return c == NULL ? 0 : atomic_load_explicit(&c->count, memory_order_relaxed);
+  return c == NULL || c->cap == 0 ? 0 : ring_len(c);
 }
 
 size_t

@@ -29,6 +29,17 @@ _Noreturn void goro__assert_fail(const char *expr, const char *file, int line, c
 #define GORO__LIKELY(x)   __builtin_expect(!!(x), 1)
 #define GORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* A full (seq_cst) fence, for the Dekker-style checks of chan.c.
+ * ThreadSanitizer does not model fences; under it a seq_cst RMW on one
+ * shared word stands in (a full barrier on the hardware as well, and one
+ * TSan understands, at the cost of a shared cache line). */
+#if defined(__SANITIZE_THREAD__)
+extern _Atomic int goro__fence_word;
+#define GORO__FENCE() ((void)atomic_fetch_add_explicit(&goro__fence_word, 0, memory_order_seq_cst))
+#else
+#define GORO__FENCE() atomic_thread_fence(memory_order_seq_cst)
+#endif
+
 /* Mutex and condvar wrappers: these calls cannot fail in a correct
  * program, so a failure aborts. Debug builds use error-checking mutexes. */
 void goro__mu_init(pthread_mutex_t *mu);
@@ -221,6 +232,19 @@ int goro__chan_trysend_locked(goro_chan *c, const void *elem, struct goro__waite
 int goro__chan_tryrecv_locked(goro_chan *c, void *elem, struct goro__waiter **w);
 void goro__complete_send(goro_chan *c, struct goro__waiter *w, const void *elem);
 void goro__complete_recv(goro_chan *c, struct goro__waiter *w, void *elem);
+
+/* Is c buffered? Its cases then complete by retry: a waiter woken with
+ * w->retry set had nothing done for it, and must try its case again. */
+bool goro__chan_buffered(goro_chan *c);
+/* Buffered c, locked: would op find room (a value), or c closed? */
+bool goro__chan_ready_locked(goro_chan *c, int op);
+/* Buffered c: a number that changes whenever its ring does (for select's
+ * double-collect snapshot). */
+size_t goro__chan_version(goro_chan *c);
+/* Buffered c, not locked: pass a retry wake-up on to another waiter of
+ * op's queue, if any (for a select that was woken for c and left by
+ * another case). */
+void goro__chan_kick(goro_chan *c, int op);
 
 /* Enqueue w on c's send or receive queue; c locked. */
 void goro__chan_enqueue(goro_chan *c, struct goro__waiter *w, int op);

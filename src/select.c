@@ -49,6 +49,7 @@ struct sel_state {
   uint32_t *poll;         /* case indices, shuffled */
   uint32_t *lock;         /* case indices, by channel address */
   struct goro__waiter *w; /* per case index; pass 3 only */
+  size_t *ver;            /* per poll position: a buffered ring's version */
 };
 
 static void
@@ -163,15 +164,18 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
 
   uint32_t poll_buf[STACK_CASES], lock_buf[STACK_CASES], tmp_buf[STACK_CASES];
   struct goro__waiter w_buf[STACK_CASES];
-  struct sel_state s = {.cases = cases, .poll = poll_buf, .lock = lock_buf, .w = w_buf};
+  size_t ver_buf[STACK_CASES];
+  struct sel_state s = {
+      .cases = cases, .poll = poll_buf, .lock = lock_buf, .w = w_buf, .ver = ver_buf};
   uint32_t *tmp = tmp_buf;
   void *heap = NULL;
   if (n > STACK_CASES) {
-    heap = malloc(n * (3 * sizeof(uint32_t) + sizeof(struct goro__waiter)));
+    heap = malloc(n * (sizeof(struct goro__waiter) + sizeof(size_t) + 3 * sizeof(uint32_t)));
     if (heap == NULL)
       return GORO_ENOMEM;
     s.w = heap;
-    s.poll = (uint32_t *)(s.w + n);
+    s.ver = (size_t *)(s.w + n);
+    s.poll = (uint32_t *)(s.ver + n);
     s.lock = s.poll + n;
     tmp = s.lock + n;
   }
@@ -195,78 +199,134 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
   sort_lock_order(cases, s.lock, tmp, s.n);
   /* Our record, if we may block; before the locks (see internal.h). */
   struct goro__thread *t = timeout_ns != 0 ? goro__self() : NULL;
-
-  /* Pass 2. */
-  lock_all(&s);
-  for (size_t i = 0; i < s.n; i++) {
-    goro_case *k = &cases[s.poll[i]];
-    struct goro__waiter *w;
-    if (poll_case(k, &w)) {
-      unlock_all(&s);
-      if (w != NULL) {
-        if (k->op == GORO_SEND)
-          goro__complete_send(k->chan, w, k->elem);
-        else
-          goro__complete_recv(k->chan, w, k->elem);
-      }
-      result = (int)s.poll[i];
-      goto out;
-    }
-  }
-  if (timeout_ns == 0) {
-    unlock_all(&s);
-    result = GORO_EAGAIN;
-    goto out;
-  }
-
-  /* Pass 3. */
-  if (t == NULL) {
-    unlock_all(&s);
-    result = GORO_ENOMEM;
-    goto out;
-  }
-  struct goro__sel sel;
-  atomic_init(&sel.winner, GORO__SEL_OPEN);
-  for (size_t i = 0; i < s.n; i++) {
-    uint32_t idx = s.lock[i];
-    struct goro__waiter *w = &s.w[i];
-    *w = (struct goro__waiter){.t = t, .sel = &sel, .elem = cases[idx].elem, .idx = (int)idx};
-    goro__chan_enqueue(cases[idx].chan, w, cases[idx].op);
-    /* Our own reference while we wait (see chan.c block()). */
-    goro_chan_retain(cases[idx].chan);
-  }
-  goro_chan *first = cases[s.poll[0]].chan;
-  goro__block_begin(t, GORO__SELECT, deadline < 0 ? GORO__WAIT_FOREVER : GORO__WAIT_TIMED,
-                    s.n == 1 ? first : NULL, s.n == 1 ? goro__chan_name(first) : NULL);
-  unlock_all(&s);
-
-  if (!goro__wait(t, deadline, true)) {
-    int open = GORO__SEL_OPEN;
-    if (!atomic_compare_exchange_strong_explicit(&sel.winner, &open, GORO__SEL_TIMEOUT,
-                                                 memory_order_acq_rel, memory_order_acquire))
-      goro__wait(t, -1, false); /* a partner won just now; its wake is on the way */
-  }
-  goro__block_end(t);
-
-  lock_all(&s);
+  bool any_buffered = false;
   for (size_t i = 0; i < s.n; i++)
-    goro__chan_dequeue(cases[s.w[i].idx].chan, &s.w[i]);
-  unlock_all(&s);
+    any_buffered |= goro__chan_buffered(cases[s.poll[i]].chan);
+  /* A buffered case's partner wakes us to retry it, not with it done;
+   * if we then leave by another case, we owe that wake-up to the
+   * channel's other waiters (kick). */
+  goro_chan *kick = NULL;
+  int kick_op = 0;
+  /* Once we have slept, we hold a reference on every channel until we
+   * return: a retry touches them again (see chan.c park_queued). */
+  bool held = false;
 
-  int won = atomic_load_explicit(&sel.winner, memory_order_acquire);
-  if (won == GORO__SEL_TIMEOUT) {
-    result = GORO_ETIMEDOUT;
-  } else {
+  for (;;) {
+    /* Pass 2. */
+    bool expired = deadline >= 0 && goro__now() >= deadline;
+    lock_all(&s);
     for (size_t i = 0; i < s.n; i++) {
-      if (s.w[i].idx == won) {
-        cases[won].ok = s.w[i].ok;
-        break;
+      goro_case *k = &cases[s.poll[i]];
+      struct goro__waiter *w;
+      if (any_buffered && goro__chan_buffered(k->chan))
+        s.ver[i] = goro__chan_version(k->chan);
+      if (poll_case(k, &w)) {
+        unlock_all(&s);
+        if (w != NULL) {
+          if (k->op == GORO_SEND)
+            goro__complete_send(k->chan, w, k->elem);
+          else
+            goro__complete_recv(k->chan, w, k->elem);
+        }
+        result = (int)s.poll[i];
+        goto done;
       }
     }
+    if (timeout_ns == 0 || expired) {
+      /* "Nothing ready" must hold at one instant. The locks freeze the
+       * unbuffered channels, not the rings: if no ring changed since we
+       * looked at it, each kept the state we saw over a span that
+       * includes the moment of our last look (a double collect). If one
+       * changed, look again: someone made progress meanwhile. */
+      bool changed = false;
+      for (size_t i = 0; any_buffered && !changed && i < s.n; i++) {
+        goro_chan *c = cases[s.poll[i]].chan;
+        changed = goro__chan_buffered(c) && goro__chan_version(c) != s.ver[i];
+      }
+      unlock_all(&s);
+      if (changed)
+        continue;
+      result = timeout_ns == 0 ? GORO_EAGAIN : GORO_ETIMEDOUT;
+      goto done;
+    }
+
+    /* Pass 3. */
+    if (t == NULL) {
+      unlock_all(&s);
+      result = GORO_ENOMEM;
+      goto done;
+    }
+    kick = NULL; /* queued again: a new wake-up will find us */
+    struct goro__sel sel;
+    atomic_init(&sel.winner, GORO__SEL_OPEN);
+    for (size_t i = 0; i < s.n; i++) {
+      uint32_t idx = s.lock[i];
+      struct goro__waiter *w = &s.w[i];
+      *w = (struct goro__waiter){.t = t, .sel = &sel, .elem = cases[idx].elem, .idx = (int)idx};
+      goro__chan_enqueue(cases[idx].chan, w, cases[idx].op);
+    }
+    /* A buffered ring changes without its lock: now that we are queued
+     * (and fenced, in goro__chan_ready_locked), look once more, or a
+     * partner that did not see us yet could leave us asleep (chan.c). */
+    bool again = false;
+    for (size_t i = 0; any_buffered && !again && i < s.n; i++) {
+      goro_case *k = &cases[s.poll[i]];
+      again = goro__chan_buffered(k->chan) && goro__chan_ready_locked(k->chan, k->op);
+    }
+    if (again) {
+      for (size_t i = 0; i < s.n; i++)
+        goro__chan_dequeue(cases[s.w[i].idx].chan, &s.w[i]);
+      unlock_all(&s);
+      continue;
+    }
+    if (!held) {
+      for (size_t i = 0; i < s.n; i++)
+        goro_chan_retain(cases[s.lock[i]].chan);
+      held = true;
+    }
+    goro_chan *first = cases[s.poll[0]].chan;
+    goro__block_begin(t, GORO__SELECT, deadline < 0 ? GORO__WAIT_FOREVER : GORO__WAIT_TIMED,
+                      s.n == 1 ? first : NULL, s.n == 1 ? goro__chan_name(first) : NULL);
+    unlock_all(&s);
+
+    if (!goro__wait(t, deadline, true)) {
+      int open = GORO__SEL_OPEN;
+      if (!atomic_compare_exchange_strong_explicit(&sel.winner, &open, GORO__SEL_TIMEOUT,
+                                                   memory_order_acq_rel, memory_order_acquire))
+        goro__wait(t, -1, false); /* a partner won just now; its wake is on the way */
+    }
+    goro__block_end(t);
+
+    lock_all(&s);
+    for (size_t i = 0; i < s.n; i++)
+      goro__chan_dequeue(cases[s.w[i].idx].chan, &s.w[i]);
+    unlock_all(&s);
+
+    int won = atomic_load_explicit(&sel.winner, memory_order_acquire);
+    if (won == GORO__SEL_TIMEOUT) {
+      result = GORO_ETIMEDOUT;
+      goto done;
+    }
+    struct goro__waiter *w = NULL;
+    for (size_t i = 0; i < s.n && w == NULL; i++)
+      if (s.w[i].idx == won)
+        w = &s.w[i];
+    GORO__ASSERT(w != NULL);
+    if (w->retry) {
+      kick = cases[won].chan;
+      kick_op = cases[won].op;
+      continue;
+    }
+    cases[won].ok = w->ok;
     result = won;
+    goto done;
   }
-  for (size_t i = 0; i < s.n; i++)
-    goro_chan_release(cases[s.lock[i]].chan);
+done:
+  if (kick != NULL && !(result >= 0 && cases[result].chan == kick && cases[result].op == kick_op))
+    goro__chan_kick(kick, kick_op);
+  if (held)
+    for (size_t i = 0; i < s.n; i++)
+      goro_chan_release(cases[s.lock[i]].chan);
 out:
   free(heap);
   return result;

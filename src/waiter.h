@@ -34,10 +34,14 @@ struct goro__waiter {
   int idx;                          /* case index, for a select */
   uint32_t gen;                     /* WaitGroup generation, for a wait */
   bool ok;                          /* result, written by the claiming partner */
+  bool retry;                       /* buffered: woken to retry, nothing was done */
 };
 
+/* A channel's wait queue. len is written under the channel lock and read
+ * without it by the lock-free ring's partners (see chan.c). */
 struct goro__waitq {
   struct goro__waiter *head, *tail;
+  _Atomic size_t len;
 };
 
 /* Claim w for completion: true for a plain waiter, or when this caller won

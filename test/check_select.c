@@ -1199,6 +1199,148 @@ END_TEST
 enum { RACE_PAD = 32 };
 
 /* Spin until *a >= want, yielding now and then (valgrind, busy CI). */
+/* Buffered channels wake their waiters to retry rather than handing them
+ * a value, so a select woken for x that leaves by another case must pass
+ * the wake-up on to x's other waiters. Mixed receivers on x: plain ones,
+ * and selects that also watch y, which is fed often. Every value sent on
+ * x must be received; a lost wake-up leaves one in x with its receivers
+ * asleep, and the case times out. */
+enum { HANDON_RECEIVERS = 6 };
+
+struct handon {
+  goro_chan *x, *y, *done;
+  atomic_long got_x, got_y;
+};
+
+static void
+handon_receiver(void *arg)
+{
+  struct handon *h = arg;
+  static atomic_int next;
+  bool selects = atomic_fetch_add(&next, 1) % 2 == 0;
+  for (;;) {
+    int v, rc;
+    if (selects) {
+      goro_case cs[3] = {GORO_RECV_CASE(h->x, &v), GORO_RECV_CASE(h->y, &v),
+                         GORO_RECV_CASE(h->done, NULL)};
+      rc = goro_select(cs, 3, -1);
+      if (rc == 2)
+        return;
+      if (rc == 0 && cs[0].ok)
+        atomic_fetch_add(&h->got_x, 1);
+      else if (rc == 1 && cs[1].ok)
+        atomic_fetch_add(&h->got_y, 1);
+      else
+        BG_FAIL("handon select: rc %d", rc);
+    } else {
+      goro_case cs[2] = {GORO_RECV_CASE(h->x, &v), GORO_RECV_CASE(h->done, NULL)};
+      rc = goro_select(cs, 2, -1);
+      if (rc == 1)
+        return;
+      if (rc == 0 && cs[0].ok)
+        atomic_fetch_add(&h->got_x, 1);
+      else
+        BG_FAIL("handon recv: rc %d", rc);
+    }
+  }
+}
+
+START_TEST(test_select_woken_for_a_buffered_case_passes_the_wakeup_on)
+{
+  long n = 20000;
+  struct handon h = {
+      .x = mkchan(sizeof(int), 2), .y = mkchan(sizeof(int), 1), .done = mkchan(0, 0)};
+  atomic_init(&h.got_x, 0);
+  atomic_init(&h.got_y, 0);
+  goro_wg *wg = mkwg();
+  for (int i = 0; i < HANDON_RECEIVERS; i++)
+    spawn(wg, handon_receiver, &h);
+  long sent_y = 0;
+  for (long i = 0; i < n; i++) {
+    int v = (int)i;
+    ck_assert_int_eq(goro_chan_send(h.x, &v), 0);
+    if (i % 3 == 0 && goro_chan_trysend(h.y, &v) == 0)
+      sent_y++;
+    if (i % 512 == 0)
+      nap(20 * 1000); /* let the receivers fall asleep now and then */
+  }
+  /* Every value is taken before done closes: wait for x to drain. */
+  int64_t limit = mono_ns() + 10 * GORO_SECOND;
+  while ((atomic_load(&h.got_x) < n || atomic_load(&h.got_y) < sent_y) && mono_ns() < limit)
+    nap(1000 * 1000);
+  ck_assert_int_eq(goro_chan_close(h.done), 0);
+  goro_wg_wait(wg);
+  ck_assert_int_eq(atomic_load(&h.got_x), n);
+  ck_assert_int_eq(atomic_load(&h.got_y), sent_y);
+  assert_no_bg_failures();
+  goro_wg_free(wg);
+  goro_chan_release(h.x);
+  goro_chan_release(h.y);
+  goro_chan_release(h.done);
+}
+END_TEST
+
+/* The same, made to happen: a select queued on x before a plain receiver
+ * is the one x's send wakes; y gets a value at once, so half the time the
+ * select leaves by y, and then only its hand-on wakes the plain receiver
+ * for x's value. */
+struct kick_round {
+  goro_chan *x, *y, *pdone;
+  int s_rc;
+};
+
+static void
+kick_selector(void *arg)
+{
+  struct kick_round *r = arg;
+  int v;
+  goro_case cs[2] = {GORO_RECV_CASE(r->x, &v), GORO_RECV_CASE(r->y, &v)};
+  r->s_rc = goro_select(cs, 2, -1);
+}
+
+static void
+kick_plain(void *arg)
+{
+  struct kick_round *r = arg;
+  int v;
+  if (goro_chan_recv(r->x, &v) == 1)
+    goro_chan_close(r->pdone);
+}
+
+START_TEST(test_select_leaving_by_another_case_wakes_the_next_receiver)
+{
+  int by_y = 0;
+  for (int round = 0; round < 100; round++) {
+    struct kick_round r = {mkchan(sizeof(int), 1), mkchan(sizeof(int), 1), mkchan(0, 0), -1};
+    goro_wg *ws = mkwg(), *wp = mkwg();
+    spawn(ws, kick_selector, &r);
+    nap(5 * MS); /* the select queues on x first */
+    spawn(wp, kick_plain, &r);
+    nap(5 * MS);
+    int v = round;
+    ck_assert_int_eq(goro_chan_send(r.x, &v), 0);
+    ck_assert_int_eq(goro_chan_trysend(r.y, &v), 0);
+    goro_wg_wait(ws);
+    ck_assert(r.s_rc == 0 || r.s_rc == 1);
+    if (r.s_rc == 0)
+      ck_assert_int_eq(goro_chan_send(r.x, &v), 0); /* the select took x's value */
+    else
+      by_y++;
+    goro_case done = GORO_RECV_CASE(r.pdone, NULL);
+    ck_assert_msg(goro_select(&done, 1, SLACK + GORO_SECOND) == 0,
+                  "round %d: a value sits in x and its receiver sleeps (select left by %s)", round,
+                  r.s_rc == 1 ? "y" : "x");
+    goro_wg_wait(wp);
+    goro_wg_free(ws);
+    goro_wg_free(wp);
+    goro_chan_release(r.x);
+    goro_chan_release(r.y);
+    goro_chan_release(r.pdone);
+  }
+  ck_assert_msg(by_y > 0, "the select never left by y: the test proved nothing");
+}
+END_TEST
+
 static void
 spin_until(atomic_int *a, int want)
 {
@@ -1910,6 +2052,8 @@ select_suite(void)
   tcase_add_test(tc, test_nonblocking_select_sees_all_channels_at_one_instant);
   tcase_add_test(tc, test_nonblocking_select_sees_all_channels_at_one_instant_with_close);
   tcase_add_test(tc, test_nonblocking_recv_never_misses_a_channel_being_closed);
+  tcase_add_test(tc, test_select_woken_for_a_buffered_case_passes_the_wakeup_on);
+  tcase_add_test(tc, test_select_leaving_by_another_case_wakes_the_next_receiver);
   suite_add_tcase(s, tc);
 
   tc = tcase_make("duplicates", 30);
