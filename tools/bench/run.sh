@@ -12,6 +12,8 @@
 # Environment:
 #   BENCH      the C program (default: tools/bench/bench under the current
 #              directory, i.e. the build tree)
+#   FLOOR      the floor program (default: tools/bench/floor beside BENCH);
+#              its measurements are printed after the table
 #   ROUNDS     rounds of goro and Go runs (default 3)
 #   SCALE      size multiplier passed as -n to both programs (default 1)
 #   BENCH_OUT  where the Go twin, its build cache and raw outputs go
@@ -22,6 +24,7 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 BENCH=${BENCH:-tools/bench/bench}
+FLOOR=${FLOOR:-$(dirname "$BENCH")/floor}
 ROUNDS=${ROUNDS:-3}
 SCALE=${SCALE:-1}
 BENCH_OUT=${BENCH_OUT:-tools/bench/out}
@@ -62,7 +65,7 @@ fi
 [ -x "$BENCH" ] || die "no C benchmark at '$BENCH': build it with make (or set BENCH)"
 mkdir -p "$BENCH_OUT" || die "cannot create $BENCH_OUT"
 out=$(cd "$BENCH_OUT" && pwd)
-rm -f "$out"/goro.*.txt "$out"/go.*.txt "$out"/rss.txt "$out"/idle.txt
+rm -f "$out"/goro.*.txt "$out"/go.*.txt "$out"/floor.*.txt "$out"/rss.txt "$out"/idle.txt
 
 # The Go build cache must be writable; use the build tree when HOME is not.
 if [ -z "${HOME:-}" ] || [ ! -w "${HOME:-/nonexistent}" ]; then
@@ -156,6 +159,20 @@ awk -v p="$idle_pct" -v t="$idle_target_pct" 'BEGIN {
   else printf "| idle CPU, 1k goroutines blocked, 2 s | %.3f%% | < %s%% of one core | %s |\n",
     p, t, (p + 0 < t + 0) ? "yes" : "no"
 }'
+
+# The machine's own costs, measured the same way each round.
+if [ -x "$FLOOR" ]; then
+  echo "run.sh: floor" >&2
+  for r in $(seq 1 "$ROUNDS"); do
+    timeout "$BENCH_TIMEOUT" "$FLOOR" >"$out/floor.$r.txt" || fail "floor failed"
+  done
+  echo
+  echo "| floor (plain pthreads and futexes, no goro) | median ns/op |"
+  echo "|---|---:|"
+  for f in F1_futex_wake_idle_cpu F2_yield_switch_same_cpu F3_wake_1000_sleepers; do
+    echo "| $f | $(median floor "$f") |"
+  done
+fi
 
 if [ "$failed" != 0 ]; then
   echo
