@@ -27,7 +27,8 @@
  * finds the value taken by someone else queues again; a select woken for
  * a case it then does not take passes the wake-up on (goro__chan_kick).
  *
- * Lock order: channel locks by ascending address, then a parker's.
+ * Lock order: channel locks by ascending address, then a parker's (and,
+ * in a GORO_VALGRIND build, a ring_mu: a leaf).
  * Waiters are woken only after the channel lock is dropped.
  */
 #include "config.h"
@@ -55,6 +56,9 @@ struct goro_chan {
   struct goro__waitq recvq; /* blocked receivers, FIFO */
   struct goro__waitq sendq; /* blocked senders, FIFO */
   bool closed;              /* unbuffered only; buffered: mark_bit in tail */
+#ifdef GORO_VALGRIND
+  pthread_mutex_t ring_mu; /* see RING_CALL */
+#endif
   /* Lock-free. */
   _Atomic size_t refs;
   const char *_Atomic name; /* immortal string (interned), or NULL */
@@ -96,16 +100,6 @@ zero_elem(goro_chan *c, void *dst)
     memset(dst, 0, c->elemsize);
 }
 
-static inline void
-cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
 /* Back off while another thread is between two steps of a ring operation
  * (it claimed a slot and has not published it yet): relax, then yield, as
  * that thread may have lost its CPU. */
@@ -114,7 +108,7 @@ backoff(unsigned *step)
 {
   if (*step < 6) {
     for (unsigned i = 0; i < 1u << *step; i++)
-      cpu_relax();
+      goro__cpu_relax();
     (*step)++;
   } else {
     sched_yield();
@@ -256,6 +250,9 @@ goro_chan_make(size_t elemsize, size_t cap)
     return NULL;
   }
   goro__mu_init(&c->mu);
+#ifdef GORO_VALGRIND
+  goro__mu_init(&c->ring_mu);
+#endif
   c->recvq = (struct goro__waitq){NULL, NULL, 0};
   c->sendq = (struct goro__waitq){NULL, NULL, 0};
   c->closed = false;
@@ -298,6 +295,9 @@ goro_chan_release(goro_chan *c)
   if (c->timer != NULL)
     goro__timer_cancel_free(c->timer);
   pthread_mutex_destroy(&c->mu);
+#ifdef GORO_VALGRIND
+  pthread_mutex_destroy(&c->ring_mu);
+#endif
   free(c);
 }
 
@@ -328,7 +328,7 @@ next_pos(goro_chan *c, size_t pos)
 }
 
 static int
-ring_push(goro_chan *c, const void *elem)
+ring_push_(goro_chan *c, const void *elem)
 {
   unsigned step = 0;
   size_t tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
@@ -360,7 +360,7 @@ ring_push(goro_chan *c, const void *elem)
 }
 
 static int
-ring_pop(goro_chan *c, void *elem)
+ring_pop_(goro_chan *c, void *elem)
 {
   unsigned step = 0;
   size_t head = atomic_load_explicit(&c->head, memory_order_relaxed);
@@ -392,7 +392,7 @@ ring_pop(goro_chan *c, void *elem)
 /* Would a push (op GORO_SEND) or pop not find the ring full (empty)? A
  * snapshot, for select's last look before it sleeps. */
 static bool
-ring_ready(goro_chan *c, int op)
+ring_ready_(goro_chan *c, int op)
 {
   GORO__FENCE();
   size_t tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
@@ -403,7 +403,7 @@ ring_ready(goro_chan *c, int op)
 }
 
 static size_t
-ring_len(goro_chan *c)
+ring_len_(goro_chan *c)
 {
   for (;;) {
     size_t tail = atomic_load_explicit(&c->tail, memory_order_seq_cst);
@@ -436,14 +436,73 @@ notify_one(goro_chan *c, struct goro__waitq *q)
     goro__wake(w->t);
 }
 
-size_t
-goro__chan_version(goro_chan *c)
+/* Both ends only move forward (and closing sets a bit in tail), so the sum
+ * changes whenever the ring does. */
+static size_t
+ring_version_(goro_chan *c)
 {
-  /* Both ends only move forward (and closing sets a bit in tail), so the
-   * sum changes whenever the ring does. */
   GORO__FENCE();
   return atomic_load_explicit(&c->head, memory_order_relaxed) +
          atomic_load_explicit(&c->tail, memory_order_relaxed);
+}
+
+static size_t
+ring_close_(goro_chan *c)
+{
+  return atomic_fetch_or_explicit(&c->tail, c->mark_bit, memory_order_seq_cst) & c->mark_bit;
+}
+
+/* valgrind's race checkers see pthread locks, not atomics. In a
+ * GORO_VALGRIND build every ring operation runs under ring_mu, a leaf
+ * lock, so they check what is built around the ring; the ring's lock-free
+ * protocol itself is checked by ThreadSanitizer, which models atomics. */
+#ifdef GORO_VALGRIND
+#define RING_CALL(type, c, call)                                                                   \
+  do {                                                                                             \
+    goro__mu_lock(&(c)->ring_mu);                                                                  \
+    type r_ = call;                                                                                \
+    goro__mu_unlock(&(c)->ring_mu);                                                                \
+    return r_;                                                                                     \
+  } while (0)
+#else
+#define RING_CALL(type, c, call) return call
+#endif
+
+static int
+ring_push(goro_chan *c, const void *elem)
+{
+  RING_CALL(int, c, ring_push_(c, elem));
+}
+
+static int
+ring_pop(goro_chan *c, void *elem)
+{
+  RING_CALL(int, c, ring_pop_(c, elem));
+}
+
+static bool
+ring_ready(goro_chan *c, int op)
+{
+  RING_CALL(bool, c, ring_ready_(c, op));
+}
+
+static size_t
+ring_len(goro_chan *c)
+{
+  RING_CALL(size_t, c, ring_len_(c));
+}
+
+size_t
+goro__chan_version(goro_chan *c)
+{
+  RING_CALL(size_t, c, ring_version_(c));
+}
+
+/* Set the closed mark; its old value. */
+static size_t
+ring_close(goro_chan *c)
+{
+  RING_CALL(size_t, c, ring_close_(c));
 }
 
 void
@@ -472,7 +531,7 @@ ring_retry(goro_chan *c, int op, void *elem)
       sched_yield();
     } else {
       for (int k = 0; k < 32; k++)
-        cpu_relax();
+        goro__cpu_relax();
     }
     int rc = op == GORO_SEND ? ring_push(c, elem) : ring_pop(c, elem);
     if (rc != RING_FULL)
@@ -734,8 +793,7 @@ goro_chan_close(goro_chan *c)
   goro__mu_lock(&c->mu);
   bool was_closed;
   if (c->cap > 0)
-    was_closed =
-        atomic_fetch_or_explicit(&c->tail, c->mark_bit, memory_order_seq_cst) & c->mark_bit;
+    was_closed = ring_close(c) != 0;
   else
     was_closed = c->closed;
   if (was_closed) {
