@@ -1,20 +1,21 @@
 /* go.c - goroutines: the pooled spawner, and thread records.
  *
- * goro_go pops an idle worker from a LIFO stack and hands it (fn, arg), or
- * starts a new detached thread when none is idle; it never waits for a
- * worker. A worker that finishes its function parks on the idle stack
- * (spinning briefly first, for back-to-back spawns); one idle longer than
- * IDLE_TIMEOUT, or beyond MAX_IDLE idle workers, exits.
+ * goro_go hands (fn, arg) to an idle worker, or starts a new detached
+ * thread when none is idle; it never waits for a worker beyond a bounded
+ * spin (take_worker). A worker that finishes its function goes idle: it
+ * waits awake for a while on the awake stack, where goro_go looks first,
+ * then asleep on the sleeping stack; one idle longer than IDLE_TIMEOUT,
+ * or beyond MAX_IDLE idle workers, exits.
  *
  * Every thread that blocks in goro, worker or not, has a record (struct
  * goro__thread) on goro__sched.threads; records are recycled through
  * goro__sched.free and never freed, so a late unpark stays harmless.
  *
  * Invariants, under goro__sched.mu:
- *   t is on the idle stack iff t->is_idle;
+ *   t is on an idle stack iff t->is_idle, the awake one iff t->idle_awake;
  *   an idle worker is parked or about to park, and only the thread that
  *   pops it (clearing is_idle) unparks it, exactly once;
- *   nthreads and nidle count the two lists.
+ *   nthreads counts the thread list, nidle both idle stacks.
  * Lock order: goro__sched.mu, then a parker's lock (see internal.h).
  */
 #include "config.h"
@@ -34,6 +35,7 @@ struct goro__sched goro__sched = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static _Atomic uint64_t next_id = 1;
 static _Atomic size_t ngoroutines;
+static _Atomic unsigned idle_pushes; /* bumped by every worker going idle */
 _Thread_local struct goro__thread *goro__tls_self;
 static pthread_key_t foreign_key; /* destructor unregisters a foreign thread */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -64,7 +66,7 @@ record_get_locked(void)
   atomic_init(&t->waitchan, NULL);
   atomic_init(&t->waitname, NULL);
   t->idle_next = NULL;
-  t->is_worker = t->is_idle = false;
+  t->is_worker = t->is_idle = t->idle_awake = false;
   t->fn = NULL;
   t->arg = NULL;
   t->wg = NULL;
@@ -151,7 +153,7 @@ goro__self_slow(void)
 bool
 goro__wait(struct goro__thread *t, int64_t deadline, bool spin)
 {
-  if (spin && goro__park_spin(&t->parker))
+  if (spin && goro__park_spin(&t->parker, false))
     return true;
   if (atomic_load_explicit(&t->wait, memory_order_relaxed) == GORO__WAIT_FOREVER)
     goro__deadlock_poke();
@@ -172,8 +174,20 @@ run_goroutine(struct goro__thread *t)
     goro_wg_done(wg);
 }
 
-/* Park t on the idle stack until it is handed work (true) or should exit
- * (false; t is then off every list but the thread list). */
+/* Unlink t from the idle stack *top. goro__sched.mu held. */
+static void
+idle_unlink(struct goro__thread **top, struct goro__thread *t)
+{
+  struct goro__thread **pp = top;
+  while (*pp != t)
+    pp = &(*pp)->idle_next;
+  *pp = t->idle_next;
+}
+
+/* Park t as an idle worker until it is handed work (true) or should exit
+ * (false; t is then off every list but the thread list). It waits awake
+ * first, on the awake stack, where goro_go looks first; then asleep, on
+ * the sleeping stack. */
 static bool
 idle_wait(struct goro__thread *t)
 {
@@ -182,22 +196,33 @@ idle_wait(struct goro__thread *t)
     goro__mu_unlock(&goro__sched.mu);
     return false;
   }
-  t->is_idle = true;
-  t->idle_next = goro__sched.idle;
-  goro__sched.idle = t;
+  t->is_idle = t->idle_awake = true;
+  t->idle_next = goro__sched.idle_awake;
+  goro__sched.idle_awake = t;
   goro__sched.nidle++;
   goro__block_begin(t, GORO__IDLE, GORO__WAIT_IDLE, NULL, NULL);
   goro__mu_unlock(&goro__sched.mu);
+  atomic_fetch_add_explicit(&idle_pushes, 1, memory_order_relaxed); /* see take_worker */
 
-  int64_t deadline = goro__now() + IDLE_TIMEOUT;
-  if (goro__park(&t->parker, deadline, true))
+  if (goro__park_spin(&t->parker, true))
+    return true; /* handed work */
+  goro__mu_lock(&goro__sched.mu);
+  if (!t->is_idle) {
+    goro__mu_unlock(&goro__sched.mu);
+    goro__park(&t->parker, -1, false); /* popped just now: the hand-off is on its way */
+    return true;
+  }
+  idle_unlink(&goro__sched.idle_awake, t);
+  t->idle_awake = false;
+  t->idle_next = goro__sched.idle;
+  goro__sched.idle = t;
+  goro__mu_unlock(&goro__sched.mu);
+
+  if (goro__park_sleep(&t->parker, goro__deadline(IDLE_TIMEOUT)))
     return true; /* handed work */
   goro__mu_lock(&goro__sched.mu);
   if (t->is_idle) {
-    struct goro__thread **pp = &goro__sched.idle;
-    while (*pp != t)
-      pp = &(*pp)->idle_next;
-    *pp = t->idle_next;
+    idle_unlink(&goro__sched.idle, t);
     goro__sched.nidle--;
     t->is_idle = false;
     goro__mu_unlock(&goro__sched.mu);
@@ -260,6 +285,56 @@ start_worker(struct goro__thread *t)
   return 0;
 }
 
+/* Pop the top of an idle stack, or NULL. goro__sched.mu held. */
+static struct goro__thread *
+idle_pop(struct goro__thread **top)
+{
+  struct goro__thread *t = *top;
+  if (t != NULL) {
+    *top = t->idle_next;
+    goro__sched.nidle--;
+    t->is_idle = t->idle_awake = false;
+  }
+  return t;
+}
+
+/* An idle worker for a new goroutine, or NULL to start a thread;
+ * goro__sched.mu held (dropped and retaken while spinning).
+ *
+ * Waking a sleeping worker costs the spawner a system call and the worker
+ * a context switch; starting a thread costs far more. When no idle worker
+ * is awake, one that is finishing its goroutine often will be within a
+ * microsecond, so the spawner watches idle_pushes for a moment first. The
+ * moment adapts, per spawning thread: it doubles when a worker came and
+ * halves when none did, so a program whose goroutines run long spins
+ * little. Never waits for more than SPAWN_SPIN_MAX rounds. */
+enum { SPAWN_SPIN_MIN = 8, SPAWN_SPIN_MAX = 1024 };
+static _Thread_local unsigned spawn_spin = SPAWN_SPIN_MAX / 4;
+
+static struct goro__thread *
+take_worker(void)
+{
+  struct goro__thread *t = idle_pop(&goro__sched.idle_awake);
+  /* Only while a goroutine runs that may finish, and with a CPU for it. */
+  if (t != NULL || goro__ncpu == 1 || atomic_load_explicit(&ngoroutines, memory_order_relaxed) <= 1)
+    goto sleeper;
+  unsigned seen = atomic_load_explicit(&idle_pushes, memory_order_relaxed);
+  goro__mu_unlock(&goro__sched.mu);
+  bool came = false;
+  for (unsigned i = 0; i < spawn_spin && !came; i++) {
+    goro__cpu_relax();
+    came = atomic_load_explicit(&idle_pushes, memory_order_relaxed) != seen;
+  }
+  goro__mu_lock(&goro__sched.mu);
+  if (came && (t = idle_pop(&goro__sched.idle_awake)) != NULL) {
+    spawn_spin = spawn_spin * 2 > SPAWN_SPIN_MAX ? SPAWN_SPIN_MAX : spawn_spin * 2;
+    return t;
+  }
+  spawn_spin = spawn_spin / 2 < SPAWN_SPIN_MIN ? SPAWN_SPIN_MIN : spawn_spin / 2;
+sleeper:
+  return t != NULL ? t : idle_pop(&goro__sched.idle);
+}
+
 int
 goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg)
 {
@@ -270,13 +345,9 @@ goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg)
   atomic_fetch_add_explicit(&ngoroutines, 1, memory_order_relaxed);
 
   goro__mu_lock(&goro__sched.mu);
-  struct goro__thread *t = goro__sched.idle;
+  struct goro__thread *t = take_worker();
   bool fresh = t == NULL;
-  if (!fresh) {
-    goro__sched.idle = t->idle_next;
-    goro__sched.nidle--;
-    t->is_idle = false;
-  } else {
+  if (fresh) {
     t = record_get_locked();
     if (t == NULL) {
       goro__mu_unlock(&goro__sched.mu);
@@ -372,7 +443,7 @@ atfork_child(void)
     t->idle_next = goro__sched.dead;
     goro__sched.dead = t;
   }
-  goro__sched.idle = NULL;
+  goro__sched.idle = goro__sched.idle_awake = NULL;
   goro__sched.nidle = 0;
   size_t alive = self != NULL && atomic_load_explicit(&self->id, memory_order_relaxed) != 0;
   atomic_store_explicit(&ngoroutines, alive, memory_order_relaxed);

@@ -40,6 +40,17 @@ extern _Atomic int goro__fence_word;
 #define GORO__FENCE() atomic_thread_fence(memory_order_seq_cst)
 #endif
 
+/* A spin-wait hint to the CPU. */
+static inline void
+goro__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 /* Mutex and condvar wrappers: these calls cannot fail in a correct
  * program, so a failure aborts. Debug builds use error-checking mutexes. */
 void goro__mu_init(pthread_mutex_t *mu);
@@ -75,9 +86,10 @@ void goro__spin_init(void);
  * when unparked, false when the deadline passed first. */
 bool goro__park(struct goro__parker *p, int64_t deadline, bool spin);
 /* The two halves of goro__park: wait awake for a bounded time, spinning
- * and yielding the CPU, watching for an unpark (true if one came); sleep
+ * and yielding the CPU, watching for an unpark (true if one came; idle:
+ * the caller is an idle pool worker, which gets fewer awake slots); sleep
  * until an unpark (true) or the deadline (false). */
-bool goro__park_spin(struct goro__parker *p);
+bool goro__park_spin(struct goro__parker *p, bool idle);
 bool goro__park_sleep(struct goro__parker *p, int64_t deadline);
 
 /* Threads with a record that are not asleep in goro__park_sleep, and the
@@ -86,6 +98,12 @@ extern _Atomic int goro__nawake;
 extern int goro__ncpu;
 /* In a fork child: awake threads are just the caller (awake is 0 or 1). */
 void goro__spin_atfork_child(int awake);
+/* Is the owner of p asleep in the kernel (a snapshot)? */
+static inline bool
+goro__parker_asleep(struct goro__parker *p)
+{
+  return atomic_load_explicit(&p->state, memory_order_relaxed) == 2; /* PARK_SLEEPING */
+}
 /* Wake the owner of p. Each park is ended by at most one unpark. */
 void goro__unpark(struct goro__parker *p);
 
@@ -134,7 +152,8 @@ struct goro__thread {
   struct goro__thread *next, *prev; /* the list of live threads */
   struct goro__thread *idle_next;   /* the idle stack, or the free list */
   bool is_worker;                   /* started by goro_go */
-  bool is_idle;                     /* on the idle stack */
+  bool is_idle;                     /* on an idle stack */
+  bool idle_awake;                  /* that is the awake stack */
   goro_fn *fn;                      /* the goroutine's function */
   void *arg;
   goro_wg *wg;   /* goro_wg_go: done when fn returns */
@@ -145,10 +164,11 @@ struct goro__sched {
   pthread_mutex_t mu;
   struct goro__thread *threads; /* live threads (workers, foreign, timer) */
   size_t nthreads;
-  struct goro__thread *idle; /* idle workers, LIFO */
-  size_t nidle;
-  struct goro__thread *free; /* recycled records */
-  struct goro__thread *dead; /* records of threads lost to fork(): never reused */
+  struct goro__thread *idle;       /* idle workers asleep, LIFO */
+  struct goro__thread *idle_awake; /* idle workers still waiting awake, LIFO */
+  size_t nidle;                    /* on both stacks */
+  struct goro__thread *free;       /* recycled records */
+  struct goro__thread *dead;       /* records of threads lost to fork(): never reused */
 };
 extern struct goro__sched goro__sched;
 
