@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/types.h>
+#include "annotate.h"
 
 /* Broken invariants abort, in release builds too. */
 #define GORO__ASSERT(cond)                                                                         \
