@@ -258,6 +258,10 @@ goro_chan_make(size_t elemsize, size_t cap)
   c->closed = false;
   atomic_init(&c->refs, 1);
   atomic_init(&c->name, NULL);
+  GORO__IGNORE_VAR(c->refs); /* valgrind: a counter, a name, queue lengths */
+  GORO__IGNORE_VAR(c->name);
+  GORO__IGNORE_VAR(c->recvq.len);
+  GORO__IGNORE_VAR(c->sendq.len);
   c->timer = NULL;
   c->elemsize = elemsize;
   c->cap = cap;
@@ -286,10 +290,12 @@ goro_chan_release(goro_chan *c)
 {
   if (c == NULL)
     return;
+  GORO__HAPPENS_BEFORE(&c->refs); /* valgrind: the release of the decrement */
   size_t old = atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel);
   GORO__ASSERT(old != 0);
   if (old != 1)
     return;
+  GORO__HAPPENS_AFTER(&c->refs); /* valgrind: its acquire, by the last one */
   /* Blocked threads hold references of their own (see park_queued), so
    * no waiter can be queued now. */
   if (c->timer != NULL)

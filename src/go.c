@@ -36,6 +36,9 @@ struct goro__sched goro__sched = {.mu = PTHREAD_MUTEX_INITIALIZER};
 static _Atomic uint64_t next_id = 1;
 static _Atomic size_t ngoroutines;
 static _Atomic unsigned idle_pushes; /* bumped by every worker going idle */
+GORO__IGNORE_STATIC(next_id);        /* valgrind: counters */
+GORO__IGNORE_STATIC(ngoroutines);
+GORO__IGNORE_STATIC(idle_pushes);
 _Thread_local struct goro__thread *goro__tls_self;
 static pthread_key_t foreign_key; /* destructor unregisters a foreign thread */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -57,6 +60,15 @@ record_get_locked(void)
     if (t == NULL)
       return NULL;
     goro__parker_init(&t->parker);
+    /* valgrind: the registry fields are snapshots (internal.h). */
+    GORO__IGNORE_VAR(t->id);
+    GORO__IGNORE_VAR(t->state);
+    GORO__IGNORE_VAR(t->wait);
+    GORO__IGNORE_VAR(t->waitseq);
+    GORO__IGNORE_VAR(t->since);
+    GORO__IGNORE_VAR(t->waitchan);
+    GORO__IGNORE_VAR(t->waitname);
+    GORO__IGNORE_VAR(t->tid);
   }
   atomic_init(&t->id, 0);
   atomic_init(&t->state, GORO__RUNNING);

@@ -104,6 +104,7 @@ consume(struct goro__parker *p)
   if (atomic_load_explicit(&p->state, memory_order_acquire) != PARK_NOTIFIED)
     return false;
   atomic_store_explicit(&p->state, PARK_EMPTY, memory_order_relaxed);
+  GORO__HAPPENS_AFTER(p); /* valgrind: the acquire above */
   return true;
 }
 
@@ -132,6 +133,8 @@ int goro__ncpu = 1;
 static int spin_relax;  /* cpu_relax rounds of the first phase */
 static int64_t spin_ns; /* the whole awake wait, relax and yield phases */
 static int max_spinners;
+GORO__IGNORE_STATIC(goro__nawake); /* valgrind: advisory counts */
+GORO__IGNORE_STATIC(nspinning);
 /* Relax up to RELAX_NS; wait awake SPIN_NS in all (measured on 2-CPU VMs:
  * a wake-up of a sleeper costs 3-40 us there, a yield to a runnable
  * thread about 2 us). */
@@ -292,6 +295,7 @@ void
 goro__parker_init(struct goro__parker *p)
 {
   atomic_init(&p->state, PARK_EMPTY);
+  GORO__IGNORE_VAR(p->state); /* valgrind: the edge is annotated instead */
   p->relax = 0;
   goro__mu_init(&p->mu);
   goro__cond_init(&p->cv);
@@ -309,6 +313,7 @@ goro__park_sleep(struct goro__parker *p, int64_t deadline)
                                                memory_order_acq_rel, memory_order_acquire)) {
     /* NOTIFIED arrived meanwhile. */
     atomic_store_explicit(&p->state, PARK_EMPTY, memory_order_relaxed);
+    GORO__HAPPENS_AFTER(p); /* valgrind: the acquire of the CAS */
     goro__mu_unlock(&p->mu);
     return true;
   }
@@ -334,8 +339,10 @@ goro__park_sleep(struct goro__parker *p, int64_t deadline)
     }
     check_rc(rc, "pthread_cond_timedwait");
   }
-  if (woken)
+  if (woken) {
     atomic_store_explicit(&p->state, PARK_EMPTY, memory_order_relaxed);
+    GORO__HAPPENS_AFTER(p); /* valgrind: the acquire that saw NOTIFIED */
+  }
   goro__mu_unlock(&p->mu);
   atomic_fetch_add_explicit(&goro__nawake, 1, memory_order_relaxed);
   return woken;
@@ -344,6 +351,7 @@ goro__park_sleep(struct goro__parker *p, int64_t deadline)
 void
 goro__unpark(struct goro__parker *p)
 {
+  GORO__HAPPENS_BEFORE(p); /* valgrind: the release of the exchange */
   int old = atomic_exchange_explicit(&p->state, PARK_NOTIFIED, memory_order_acq_rel);
   GORO__ASSERT(old != PARK_NOTIFIED);
   if (old == PARK_SLEEPING) {

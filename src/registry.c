@@ -29,6 +29,8 @@
 
 static _Atomic bool deadlock_on; /* the detector runs */
 static _Atomic int dump_requested;
+GORO__IGNORE_STATIC(deadlock_on); /* valgrind: flags */
+GORO__IGNORE_STATIC(dump_requested);
 
 static const char *
 state_name(int s)

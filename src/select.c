@@ -259,6 +259,7 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
     kick = NULL; /* queued again: a new wake-up will find us */
     struct goro__sel sel;
     atomic_init(&sel.winner, GORO__SEL_OPEN);
+    GORO__IGNORE_VAR(sel.winner); /* valgrind: claimed by CAS; the wake-up is the edge */
     for (size_t i = 0; i < s.n; i++) {
       uint32_t idx = s.lock[i];
       struct goro__waiter *w = &s.w[i];

@@ -78,6 +78,7 @@ goro_wg_make(void)
     return NULL;
   }
   atomic_init(&wg->state, 0);
+  GORO__IGNORE_VAR(wg->state); /* valgrind: its edges are annotated */
   goro__mu_init(&wg->mu);
   wg->waiters = NULL;
   return wg;
@@ -95,9 +96,12 @@ goro_wg_free(goro_wg *wg)
 {
   if (wg == NULL)
     return;
+  GORO__HAPPENS_BEFORE(&wg->state); /* valgrind: the release of the or */
   uint64_t s = atomic_fetch_or_explicit(&wg->state, FREED, memory_order_acq_rel);
-  if (busy_of(s) == 0)
+  if (busy_of(s) == 0) {
+    GORO__HAPPENS_AFTER(&wg->state); /* valgrind: its acquire */
     destroy(wg);
+  }
 }
 
 /* The counter reached zero, starting generation gen: wake the waiters of
@@ -119,9 +123,12 @@ wake_ended(goro_wg *wg, uint32_t gen)
     }
   }
   goro__mu_unlock(&wg->mu);
+  GORO__HAPPENS_BEFORE(&wg->state); /* valgrind: the release of the sub */
   uint64_t s = atomic_fetch_sub_explicit(&wg->state, BUSY_ONE, memory_order_acq_rel);
-  if (busy_of(s) == 1 && (s & FREED) != 0)
+  if (busy_of(s) == 1 && (s & FREED) != 0) {
+    GORO__HAPPENS_AFTER(&wg->state); /* valgrind: its acquire */
     destroy(wg);
+  }
   while (wake != NULL) {
     w = wake;
     wake = w->next; /* read before the owner may return */
@@ -152,6 +159,7 @@ goro_wg_add(goro_wg *wg, int64_t delta)
       next = (next & ~(GEN_MASK << GEN_SHIFT)) | gen << GEN_SHIFT;
       next += BUSY_ONE;
     }
+    GORO__HAPPENS_BEFORE(&wg->state); /* valgrind: the release of the CAS */
     if (atomic_compare_exchange_weak_explicit(&wg->state, &s, next, memory_order_acq_rel,
                                               memory_order_relaxed))
       break;
@@ -172,8 +180,10 @@ goro_wg_wait(goro_wg *wg)
 {
   if (wg == NULL)
     return;
-  if (counter_of(atomic_load_explicit(&wg->state, memory_order_acquire)) == 0)
+  if (counter_of(atomic_load_explicit(&wg->state, memory_order_acquire)) == 0) {
+    GORO__HAPPENS_AFTER(&wg->state); /* valgrind: the acquire that saw zero */
     return;
+  }
   struct goro__thread *t = goro__self(); /* before the lock: see internal.h */
   if (t == NULL) {
     /* No memory for this thread's record: poll instead of parking. */
@@ -181,11 +191,13 @@ goro_wg_wait(goro_wg *wg)
       struct timespec ts = {0, 1000000};
       nanosleep(&ts, NULL);
     }
+    GORO__HAPPENS_AFTER(&wg->state); /* valgrind: the acquire that saw zero */
     return;
   }
   goro__mu_lock(&wg->mu);
   uint64_t s = atomic_load_explicit(&wg->state, memory_order_acquire);
   if (counter_of(s) == 0) {
+    GORO__HAPPENS_AFTER(&wg->state); /* valgrind: the acquire that saw zero */
     goro__mu_unlock(&wg->mu);
     return;
   }
