@@ -151,12 +151,10 @@ void
 goro__spin_init(void)
 {
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  goro__ncpu = ncpu > 1 ? (int)ncpu : 1;
+  goro__ncpu = ncpu > 1 && !GORO__VALGRIND ? (int)ncpu : 1;
   if (goro__ncpu == 1)
-    return; /* spinning on one CPU only delays the partner */
-#ifdef GORO_VALGRIND
-  return; /* valgrind runs one thread at a time: a spinner only stalls it */
-#endif
+    return; /* spinning on one CPU only delays the partner; valgrind runs
+             * one thread at a time, as if on one CPU */
   /* The cost of one cpu_relax varies by CPU (about 1 ns to 140 ns), so
    * measure it. */
   enum { PROBE = 200 };
