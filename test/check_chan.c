@@ -5,7 +5,7 @@
  * are joined through a goro_wg: a lost wake-up shows as the test case's
  * timeout (or the library's deadlock exit), never as a hang.
  * GORO_TEST_SCALE (a factor, default 1) shrinks the heavy tests, for slow
- * sanitizer builds.
+ * sanitizer builds and valgrind.
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep, open_memstream */
 
@@ -872,8 +872,12 @@ START_TEST(test_chan_buffered_ring_wraps_around_in_fifo_order)
   goro_chan *c = chan_make_checked(sizeof(int64_t), cap);
   int64_t next_send = 0, next_recv = 0;
   uint32_t rnd = 12345;
-  /* Bursts of random length fill and drain the ring at every offset. */
-  for (int round = 0; round < 2000; round++) {
+  /* Bursts of random length fill and drain the ring at every offset
+   * (enough rounds for the check below, even when scaled down). */
+  int rounds = (int)scaled(2000);
+  if (rounds < 200)
+    rounds = 200;
+  for (int round = 0; round < rounds; round++) {
     rnd = rnd * 1103515245u + 12345u;
     size_t burst = 1 + (rnd >> 16) % cap;
     if (round % 2 == 0) {
@@ -1076,7 +1080,8 @@ link_main(void *arg)
 
 START_TEST(test_chan_ten_thousand_goroutines_blocked_in_a_chain_all_finish)
 {
-  size_t n = UNDER_TSAN ? 2000 : 10000; /* TSan allows about 8000 threads */
+  /* TSan allows about 8000 threads; valgrind runs them one at a time. */
+  size_t n = scaled(UNDER_TSAN ? 2000 : 10000);
   goro_chan **ch = calloc(n + 1, sizeof *ch);
   struct link *links = calloc(n, sizeof *links);
   ck_assert_ptr_nonnull(ch);

@@ -2,7 +2,7 @@
  * goro_num_goroutine and the pooled spawner (API.md, section "Goroutines").
  *
  * GORO_TEST_SCALE (a factor, default 1) shrinks the heavy tests, for slow
- * sanitizer builds.
+ * sanitizer builds and valgrind.
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep, open_memstream */
 
@@ -486,7 +486,7 @@ barrier_member_main(void *arg)
 
 START_TEST(test_go_never_waits_for_a_free_worker)
 {
-  enum { N = 1000 };
+  const int N = (int)scaled(1000);
   struct barrier_member b = {.arrived = wg_make_checked(), .finished = wg_make_checked()};
   ck_assert_int_eq(goro_wg_add(b.arrived, N), 0);
   ck_assert_int_eq(goro_wg_add(b.finished, N), 0);
@@ -517,7 +517,7 @@ taker_main(void *arg)
 
 START_TEST(test_go_thousand_goroutines_blocked_at_once_are_all_released)
 {
-  enum { N = 1000 };
+  const int N = (int)scaled(1000);
   goro_chan *c = chan_make_checked(sizeof(int64_t), 0);
   goro_wg *wg = wg_make_checked();
   struct taker *t = calloc(N, sizeof *t);

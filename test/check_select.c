@@ -2,6 +2,8 @@
  * send and receive cases; nil, closed and duplicate channels; the uniform
  * random choice among ready cases; and the races Go's runtime tests guard
  * against (runtime/chan_test.go, test/chan/doubleselect.go, select*.go).
+ * GORO_TEST_SCALE (a factor, default 1) shrinks the long loops, for
+ * valgrind.
  */
 #define _GNU_SOURCE
 #include "testutil.h"
@@ -45,6 +47,19 @@ slack_ns(void)
 #endif
 }
 #define SLACK slack_ns()
+
+/* n times GORO_TEST_SCALE (a positive factor, default 1), at least 1: the
+ * long loops shrink for valgrind. */
+static int
+scaled(int n)
+{
+  const char *s = getenv("GORO_TEST_SCALE");
+  double f = s != NULL ? strtod(s, NULL) : 1.0;
+  if (!(f > 0))
+    f = 1.0;
+  int m = (int)((double)n * f);
+  return m > 0 ? m : 1;
+}
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -1398,7 +1413,7 @@ nonblocking_select_rounds(void *arg)
 static void
 run_nonblock_select_race(int second_closes)
 {
-  enum { N = 10000 };
+  const int N = scaled(10000);
   int64_t select_ns = 2000; /* running mean of the select's duration */
   goro_chan *pad[RACE_PAD];
   for (int k = 0; k < RACE_PAD; k++)
@@ -1473,7 +1488,7 @@ nonblocking_recv_one(void *arg)
  * meanwhile stays ready throughout (a value, then closed). */
 START_TEST(test_nonblocking_recv_never_misses_a_channel_being_closed)
 {
-  enum { N = 5000 };
+  const int N = scaled(5000);
   goro_chan *done = mkchan(sizeof(int), 1);
   goro_wg *wg = mkwg();
   int failures = 0;
@@ -1773,7 +1788,7 @@ END_TEST
 /* test/chan/doubleselect.go: a sender selects over four unbuffered
  * channels; four forwarders merge them into one. If two cases of one
  * select ever both ran, a value would arrive twice. */
-enum { DOUBLESELECT_N = 20000 };
+static int doubleselect_n; /* scaled(20000), set by the test first */
 
 struct dsel {
   goro_chan *c[4];
@@ -1784,7 +1799,7 @@ static void
 ds_sender(void *arg)
 {
   struct dsel *d = arg;
-  for (int i = 0; i < DOUBLESELECT_N; i++) {
+  for (int i = 0; i < doubleselect_n; i++) {
     int v = i;
     goro_case cs[4] = {GORO_SEND_CASE(d->c[0], &v), GORO_SEND_CASE(d->c[1], &v),
                        GORO_SEND_CASE(d->c[2], &v), GORO_SEND_CASE(d->c[3], &v)};
@@ -1812,6 +1827,7 @@ ds_mux(void *arg)
 
 START_TEST(test_doubleselect_never_delivers_a_value_twice)
 {
+  doubleselect_n = scaled(20000);
   struct dsel d;
   for (int k = 0; k < 4; k++)
     d.c[k] = mkchan(sizeof(int), 0);
@@ -1825,19 +1841,19 @@ START_TEST(test_doubleselect_never_delivers_a_value_twice)
   }
   ck_assert_int_eq(goro_closer(wg, d.merged), 0);
 
-  unsigned char *seen = calloc(DOUBLESELECT_N, 1);
+  unsigned char *seen = calloc(doubleselect_n, 1);
   ck_assert_ptr_nonnull(seen);
   int v, n = 0, dups = 0, bad = 0;
   while (goro_chan_recv(d.merged, &v) > 0) {
     n++;
-    if (v < 0 || v >= DOUBLESELECT_N)
+    if (v < 0 || v >= doubleselect_n)
       bad++;
     else if (seen[v]++)
       dups++;
   }
   ck_assert_msg(dups == 0, "%d value(s) delivered twice", dups);
   ck_assert_int_eq(bad, 0);
-  ck_assert_int_eq(n, DOUBLESELECT_N);
+  ck_assert_int_eq(n, doubleselect_n);
   assert_no_bg_failures();
   free(seen);
   goro_wg_wait(wg);
@@ -1856,11 +1872,11 @@ END_TEST
  * receives N from every channel the same way, disabling a case by setting
  * its channel to NULL once its N are done. Every value is unique and must
  * be received exactly once, on the channel it was sent on. */
-enum { STRESS_N = 5000 };
+static int stress_n; /* scaled(5000), set by the test first */
 
 struct stress {
   goro_chan *c[4];
-  atomic_int *seen; /* [4 * 2 * STRESS_N] */
+  atomic_int *seen; /* [4 * 2 * stress_n] */
 };
 
 struct stress_one {
@@ -1871,7 +1887,7 @@ struct stress_one {
 static void
 stress_record(struct stress *s, int k, int v)
 {
-  if (v < 0 || v >= 4 * 2 * STRESS_N || v / (2 * STRESS_N) != k) {
+  if (v < 0 || v >= 4 * 2 * stress_n || v / (2 * stress_n) != k) {
     BG_FAIL("channel %d delivered foreign value %d", k, v);
     return;
   }
@@ -1882,8 +1898,8 @@ static void
 stress_plain_sender(void *arg)
 {
   struct stress_one *o = arg;
-  for (int i = 0; i < STRESS_N; i++) {
-    int v = o->k * 2 * STRESS_N + i;
+  for (int i = 0; i < stress_n; i++) {
+    int v = o->k * 2 * stress_n + i;
     if (goro_chan_send(o->s->c[o->k], &v) != 0)
       BG_FAIL("plain send failed");
   }
@@ -1893,7 +1909,7 @@ static void
 stress_plain_receiver(void *arg)
 {
   struct stress_one *o = arg;
-  for (int i = 0; i < STRESS_N; i++) {
+  for (int i = 0; i < stress_n; i++) {
     int v = -1;
     if (goro_chan_recv(o->s->c[o->k], &v) != 1)
       BG_FAIL("plain receive failed");
@@ -1911,16 +1927,16 @@ stress_select_sender(void *arg)
   goro_case cs[4];
   for (int j = 0; j < 4; j++)
     cs[j] = GORO_SEND_CASE(s->c[order[j]], &val[j]);
-  for (int i = 0; i < 4 * STRESS_N; i++) {
+  for (int i = 0; i < 4 * stress_n; i++) {
     for (int j = 0; j < 4; j++)
-      val[j] = order[j] * 2 * STRESS_N + STRESS_N + n[order[j]];
+      val[j] = order[j] * 2 * stress_n + stress_n + n[order[j]];
     int r = goro_select(cs, 4, GORO_FOREVER);
     if (r < 0 || r > 3 || cs[r].chan == NULL || !cs[r].ok) {
       BG_FAIL("select send returned %d", r);
       return;
     }
     int k = order[r];
-    if (++n[k] == STRESS_N)
+    if (++n[k] == stress_n)
       cs[r].chan = NULL;
   }
 }
@@ -1933,26 +1949,27 @@ stress_select_receiver(void *arg)
   goro_case cs[4];
   for (int k = 0; k < 4; k++)
     cs[k] = GORO_RECV_CASE(s->c[k], &val[k]);
-  for (int i = 0; i < 4 * STRESS_N; i++) {
+  for (int i = 0; i < 4 * stress_n; i++) {
     int r = goro_select(cs, 4, GORO_FOREVER);
     if (r < 0 || r > 3 || cs[r].chan == NULL || !cs[r].ok) {
       BG_FAIL("select receive returned %d", r);
       return;
     }
     stress_record(s, r, val[r]);
-    if (++n[r] == STRESS_N)
+    if (++n[r] == stress_n)
       cs[r].chan = NULL;
   }
 }
 
 START_TEST(test_select_stress_loses_and_duplicates_no_value)
 {
+  stress_n = scaled(5000);
   struct stress s;
   s.c[0] = mkchan(sizeof(int), 0);
   s.c[1] = mkchan(sizeof(int), 0);
   s.c[2] = mkchan(sizeof(int), 2);
   s.c[3] = mkchan(sizeof(int), 3);
-  s.seen = calloc(4 * 2 * STRESS_N, sizeof *s.seen);
+  s.seen = calloc(4 * 2 * stress_n, sizeof *s.seen);
   ck_assert_ptr_nonnull(s.seen);
   goro_wg *wg = mkwg();
   struct stress_one one[4];
@@ -1966,7 +1983,7 @@ START_TEST(test_select_stress_loses_and_duplicates_no_value)
   goro_wg_wait(wg);
   assert_no_bg_failures();
   int lost = 0, dup = 0;
-  for (int v = 0; v < 4 * 2 * STRESS_N; v++) {
+  for (int v = 0; v < 4 * 2 * stress_n; v++) {
     int n = atomic_load(&s.seen[v]);
     lost += n == 0;
     dup += n > 1;

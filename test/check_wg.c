@@ -1,5 +1,8 @@
 /* check_wg.c - WaitGroup and the closer goroutine (API.md, sections
  * "WaitGroup" and "Closer").
+ *
+ * GORO_TEST_SCALE (a factor, default 1) shrinks the heavy tests, for
+ * valgrind.
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep, open_memstream */
 
@@ -21,6 +24,18 @@ sleep_ms(long ms)
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0) {
   }
+}
+
+/* n times GORO_TEST_SCALE (a positive factor, default 1), at least 1. */
+static size_t
+scaled(size_t n)
+{
+  const char *s = getenv("GORO_TEST_SCALE");
+  double f = s != NULL ? strtod(s, NULL) : 1.0;
+  if (!(f > 0))
+    f = 1.0;
+  size_t m = (size_t)((double)n * f);
+  return m > 0 ? m : 1;
 }
 
 static goro_wg *
@@ -325,7 +340,7 @@ count_main(void *arg)
 
 START_TEST(test_wg_go_many_goroutines_are_all_waited_for)
 {
-  enum { N = 10000 };
+  const long N = (long)scaled(10000);
   goro_wg *wg = wg_make_checked();
   atomic_long count = 0;
   for (int i = 0; i < N; i++)
