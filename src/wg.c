@@ -164,6 +164,7 @@ goro_wg_add(goro_wg *wg, int64_t delta)
                                               memory_order_relaxed))
       break;
   }
+  GORO__HAPPENS_AFTER(&wg->state); /* valgrind: its acquire (a waker passes it on) */
   if (zero)
     wake_ended(wg, gen_of(next));
   return 0;

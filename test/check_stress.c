@@ -657,7 +657,11 @@ unblock_workers(void)
     if (on_closed)
       continue;
     int ci = atomic_load(&p->chan[0]);
-    goro_chan *c = run.chans[ci].c; /* the run's own reference keeps it */
+    /* The run's own reference keeps it. Read under run.mu, which its
+     * maker held: valgrind sees that edge, not the atomic above. */
+    pthread_mutex_lock(&run.mu);
+    goro_chan *c = run.chans[ci].c;
+    pthread_mutex_unlock(&run.mu);
     if (atomic_load(&p->op[0]) == GORO_SEND) {
       struct item it;
       memset(&it, 0xa5, sizeof it);
@@ -759,7 +763,7 @@ run_stress(int variant, int nworkers, size_t ops)
   run.variant = variant;
   run.nworkers = nworkers;
   run.ops = ops;
-  run.ids_per_worker = ops * MAX_CASES + 1; /* one per send case at most */
+  run.ids_per_worker = ops * MAX_CASES + 1;                       /* one per send case at most */
   run.nids = run.ids_per_worker * (size_t)(nworkers + COORD_IDS); /* + the coordinator's */
   run.closes_left = 150;
   coord_next_id = 0;
