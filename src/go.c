@@ -203,32 +203,41 @@ idle_unlink(struct goro__thread **top, struct goro__thread *t)
 static bool
 idle_wait(struct goro__thread *t)
 {
+  /* Awake only with an awake slot: one that would sleep at once must not
+   * sit on the awake stack, where goro_go expects no wake-up to pay. */
+  bool awake = goro__spin_claim(true);
   goro__mu_lock(&goro__sched.mu);
   if (goro__sched.nidle >= MAX_IDLE) {
     goro__mu_unlock(&goro__sched.mu);
+    if (awake)
+      goro__spin_unclaim();
     return false;
   }
-  t->is_idle = t->idle_awake = true;
-  t->idle_next = goro__sched.idle_awake;
-  goro__sched.idle_awake = t;
+  struct goro__thread **top = awake ? &goro__sched.idle_awake : &goro__sched.idle;
+  t->is_idle = true;
+  t->idle_awake = awake;
+  t->idle_next = *top;
+  *top = t;
   goro__sched.nidle++;
   goro__block_begin(t, GORO__IDLE, GORO__WAIT_IDLE, NULL, NULL);
   goro__mu_unlock(&goro__sched.mu);
-  atomic_fetch_add_explicit(&idle_pushes, 1, memory_order_relaxed); /* see take_worker */
 
-  if (goro__park_spin(&t->parker, true))
-    return true; /* handed work */
-  goro__mu_lock(&goro__sched.mu);
-  if (!t->is_idle) {
+  if (awake) {
+    atomic_fetch_add_explicit(&idle_pushes, 1, memory_order_relaxed); /* see take_worker */
+    if (goro__park_spin_claimed(&t->parker))
+      return true; /* handed work */
+    goro__mu_lock(&goro__sched.mu);
+    if (!t->is_idle) {
+      goro__mu_unlock(&goro__sched.mu);
+      goro__park(&t->parker, -1, false); /* popped just now: the hand-off is on its way */
+      return true;
+    }
+    idle_unlink(&goro__sched.idle_awake, t);
+    t->idle_awake = false;
+    t->idle_next = goro__sched.idle;
+    goro__sched.idle = t;
     goro__mu_unlock(&goro__sched.mu);
-    goro__park(&t->parker, -1, false); /* popped just now: the hand-off is on its way */
-    return true;
   }
-  idle_unlink(&goro__sched.idle_awake, t);
-  t->idle_awake = false;
-  t->idle_next = goro__sched.idle;
-  goro__sched.idle = t;
-  goro__mu_unlock(&goro__sched.mu);
 
   if (goro__park_sleep(&t->parker, goro__deadline(IDLE_TIMEOUT)))
     return true; /* handed work */
@@ -319,9 +328,9 @@ idle_pop(struct goro__thread **top)
  * microsecond, so the spawner watches idle_pushes for a moment first. The
  * moment adapts, per spawning thread: it doubles when a worker came and
  * halves when none did, so a program whose goroutines run long spins
- * little. Never waits for more than SPAWN_SPIN_MAX rounds. */
-enum { SPAWN_SPIN_MIN = 8, SPAWN_SPIN_MAX = 1024 };
-static _Thread_local unsigned spawn_spin = SPAWN_SPIN_MAX / 4;
+ * little. Never waits for more than SPAWN_SPIN_MAX_NS. */
+enum { SPAWN_SPIN_MIN_NS = 250, SPAWN_SPIN_MAX_NS = 8000 };
+static _Thread_local int64_t spawn_spin = 2000; /* ns */
 
 static struct goro__thread *
 take_worker(void)
@@ -333,16 +342,19 @@ take_worker(void)
   unsigned seen = atomic_load_explicit(&idle_pushes, memory_order_relaxed);
   goro__mu_unlock(&goro__sched.mu);
   bool came = false;
-  for (unsigned i = 0; i < spawn_spin && !came; i++) {
-    goro__cpu_relax();
-    came = atomic_load_explicit(&idle_pushes, memory_order_relaxed) != seen;
-  }
+  int64_t end = goro__now() + spawn_spin;
+  do {
+    for (int i = 0; i < 16 && !came; i++) {
+      goro__cpu_relax();
+      came = atomic_load_explicit(&idle_pushes, memory_order_relaxed) != seen;
+    }
+  } while (!came && goro__now() < end);
   goro__mu_lock(&goro__sched.mu);
   if (came && (t = idle_pop(&goro__sched.idle_awake)) != NULL) {
-    spawn_spin = spawn_spin * 2 > SPAWN_SPIN_MAX ? SPAWN_SPIN_MAX : spawn_spin * 2;
+    spawn_spin = spawn_spin * 2 > SPAWN_SPIN_MAX_NS ? SPAWN_SPIN_MAX_NS : spawn_spin * 2;
     return t;
   }
-  spawn_spin = spawn_spin / 2 < SPAWN_SPIN_MIN ? SPAWN_SPIN_MIN : spawn_spin / 2;
+  spawn_spin = spawn_spin / 2 < SPAWN_SPIN_MIN_NS ? SPAWN_SPIN_MIN_NS : spawn_spin / 2;
 sleeper:
   return t != NULL ? t : idle_pop(&goro__sched.idle);
 }

@@ -91,6 +91,12 @@ bool goro__park(struct goro__parker *p, int64_t deadline, bool spin);
  * the caller is an idle pool worker, which gets fewer awake slots); sleep
  * until an unpark (true) or the deadline (false). */
 bool goro__park_spin(struct goro__parker *p, bool idle);
+/* goro__park_spin in two steps: claim an awake slot (false: none free,
+ * sleep at once), then wait awake with it, which gives it back (or give
+ * it back unused). */
+bool goro__spin_claim(bool idle);
+bool goro__park_spin_claimed(struct goro__parker *p);
+void goro__spin_unclaim(void);
 bool goro__park_sleep(struct goro__parker *p, int64_t deadline);
 
 /* Threads with a record that are not asleep in goro__park_sleep, and the

@@ -179,17 +179,37 @@ goro__park(struct goro__parker *p, int64_t deadline, bool spin)
 }
 
 bool
-goro__park_spin(struct goro__parker *p, bool idle)
+goro__spin_claim(bool idle)
 {
-  if (consume(p))
-    return true;
   if (spin_ns == 0)
     return false;
   if (atomic_fetch_add_explicit(&nspinning, 1, memory_order_relaxed) >=
       (idle ? max_spinners - 1 : max_spinners)) {
     atomic_fetch_sub_explicit(&nspinning, 1, memory_order_relaxed);
-    return consume(p);
+    return false;
   }
+  return true;
+}
+
+void
+goro__spin_unclaim(void)
+{
+  atomic_fetch_sub_explicit(&nspinning, 1, memory_order_relaxed);
+}
+
+bool
+goro__park_spin(struct goro__parker *p, bool idle)
+{
+  if (consume(p))
+    return true;
+  if (!goro__spin_claim(idle))
+    return consume(p);
+  return goro__park_spin_claimed(p);
+}
+
+bool
+goro__park_spin_claimed(struct goro__parker *p)
+{
   bool got = false;
   /* A partner running on another CPU usually answers within a
    * microsecond. Whether it runs is unknown, so the relax budget adapts:
