@@ -139,6 +139,9 @@ GORO__IGNORE_STATIC(nspinning);
  * a wake-up of a sleeper costs 3-40 us there, a yield to a runnable
  * thread about 2 us). */
 enum { RELAX_NS = 5000, SPIN_NS = 50000, RELAX_MIN = 16 };
+/* An unpark this soon after relaxing gave up (a yield that found nothing
+ * else to run costs about a microsecond here) means relaxing was short. */
+enum { JUST_AFTER_NS = 1500 };
 
 void
 goro__spin_atfork_child(int awake)
@@ -213,20 +216,29 @@ goro__park_spin_claimed(struct goro__parker *p)
   bool got = false;
   /* A partner running on another CPU usually answers within a
    * microsecond. Whether it runs is unknown, so the relax budget adapts:
-   * it doubles when relaxing caught the unpark and halves when it did
-   * not (a busy machine, or a partner that blocks for long). */
+   * it doubles when relaxing caught the unpark, or when the unpark came
+   * just after relaxing gave up (a few more rounds would have caught it),
+   * and halves otherwise (a busy machine, a partner sharing our CPU, or
+   * one that blocks for long). A budget that grew only on catches would
+   * collapse for good once a partner took a little longer than it. */
+  int budget = p->relax > 0 ? p->relax : spin_relax;
+  bool relaxed = false;
   if (atomic_load_explicit(&goro__nawake, memory_order_relaxed) <= goro__ncpu) {
-    int budget = p->relax > 0 ? p->relax : spin_relax;
+    relaxed = true;
     for (int i = 0; i < budget && !(got = consume(p)); i++)
       goro__cpu_relax();
-    budget = got ? budget * 2 : budget / 2;
-    p->relax = budget > spin_relax ? spin_relax : budget < RELAX_MIN ? RELAX_MIN : budget;
   }
+  bool soon = got;
   if (!got) {
-    int64_t end = goro__now() + spin_ns;
+    int64_t start = goro__now(), end = start + spin_ns;
     do {
       sched_yield();
     } while (!(got = consume(p)) && goro__now() < end);
+    soon = got && goro__now() - start < JUST_AFTER_NS;
+  }
+  if (relaxed) {
+    budget = soon ? budget * 2 : budget / 2;
+    p->relax = budget > spin_relax ? spin_relax : budget < RELAX_MIN ? RELAX_MIN : budget;
   }
   atomic_fetch_sub_explicit(&nspinning, 1, memory_order_relaxed);
   return got || consume(p);
