@@ -6,8 +6,11 @@
  *      (chan.c; otherwise taken alone)
  *   3. channel locks, by ascending address (select.c locks several)
  *   4. WaitGroup locks
- *   5. a parker's lock  (parker.c; held only inside park/unpark)
+ *   5. a parker's lock  (parker.c, condvar parkers only; held only inside
+ *      park/unpark), or a channel's ring_mu (GORO_VALGRIND builds; a leaf)
  * Waiters are woken only after every channel and WaitGroup lock is dropped.
+ * Lock-free: a buffered channel's ring, a WaitGroup's counter, parker
+ * state words (each file states its protocol).
  */
 #ifndef GORO_INTERNAL_H
 #define GORO_INTERNAL_H
