@@ -253,7 +253,7 @@ goro_chan_make(size_t elemsize, size_t cap)
   size_t stride = 0;
   if (cap > 0) {
     /* A slot: the stamp, then the value rounded up to the stamp's size. */
-    if (elemsize > SIZE_MAX / 4) {
+    if (elemsize >= SIZE_MAX / 4) {
       errno = EINVAL;
       return NULL;
     }
