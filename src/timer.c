@@ -39,19 +39,12 @@ struct goro_ticker {
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv; /* the timer thread waits here */
+  bool cv_ready;     /* cv is initialised (with the thread's first start) */
   struct goro__timer **heap;
   size_t n, capacity;
   uint64_t seq;
   bool started; /* the thread runs (or is starting) */
 } T = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
-
-static void
-cv_init(void)
-{
-  goro__cond_init(&T.cv);
-}
 
 int64_t
 goro_now(void)
@@ -228,7 +221,10 @@ ensure_locked(void)
 {
   if (T.started)
     return true;
-  pthread_once(&cv_once, cv_init);
+  if (!T.cv_ready) {
+    goro__cond_init(&T.cv);
+    T.cv_ready = true;
+  }
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -389,8 +385,11 @@ goro__timer_atfork_child(void)
 {
   T.started = false;
   /* The lost timer thread may have been inside pthread_cond_timedwait:
-   * the condvar's inner state is not the child's to wait on. */
-  goro__cond_init(&T.cv);
+   * the condvar's inner state is not the child's to wait on. One never
+   * initialised is left to ensure_locked (initialising twice is
+   * undefined). */
+  if (T.cv_ready)
+    goro__cond_init(&T.cv);
   for (size_t i = 0; i < T.n; i++)
     T.heap[i]->idx = NOT_QUEUED;
   T.n = 0;
