@@ -1262,7 +1262,7 @@ handon_receiver(void *arg)
 
 START_TEST(test_select_woken_for_a_buffered_case_passes_the_wakeup_on)
 {
-  long n = 20000;
+  long n = scaled(20000);
   struct handon h = {
       .x = mkchan(sizeof(int), 2), .y = mkchan(sizeof(int), 1), .done = mkchan(0, 0)};
   atomic_init(&h.got_x, 0);
