@@ -19,26 +19,6 @@
 
 /* ---- Helpers ----------------------------------------------------------- */
 
-static void
-sleep_ms(long ms)
-{
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
-}
-
-/* n times GORO_TEST_SCALE (a positive factor, default 1), at least 1. */
-static size_t
-scaled(size_t n)
-{
-  const char *s = getenv("GORO_TEST_SCALE");
-  double f = s != NULL ? strtod(s, NULL) : 1.0;
-  if (!(f > 0))
-    f = 1.0;
-  size_t m = (size_t)((double)n * f);
-  return m > 0 ? m : 1;
-}
-
 static goro_wg *
 wg_make_checked(void)
 {

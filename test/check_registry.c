@@ -41,28 +41,9 @@
 
 #include "testutil.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 extern char **environ;
 
 /* ---- Helpers ----------------------------------------------------------- */
-
-static void
-sleep_ms(long ms)
-{
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
-}
 
 /* How long to wait for something that should happen soon (a goroutine
  * blocks, a child gets ready or exits) before calling it a hang: 45 s

@@ -48,19 +48,6 @@ slack_ns(void)
 }
 #define SLACK slack_ns()
 
-/* n times GORO_TEST_SCALE (a positive factor, default 1), at least 1: the
- * long loops shrink for valgrind. */
-static int
-scaled(int n)
-{
-  const char *s = getenv("GORO_TEST_SCALE");
-  double f = s != NULL ? strtod(s, NULL) : 1.0;
-  if (!(f > 0))
-    f = 1.0;
-  int m = (int)((double)n * f);
-  return m > 0 ? m : 1;
-}
-
 /* ---- helpers ----------------------------------------------------------- */
 
 /* Failures seen by goroutines; checked by the test's own thread. */
@@ -1262,7 +1249,7 @@ handon_receiver(void *arg)
 
 START_TEST(test_select_woken_for_a_buffered_case_passes_the_wakeup_on)
 {
-  long n = scaled(20000);
+  long n = (long)scaled(20000);
   struct handon h = {
       .x = mkchan(sizeof(int), 2), .y = mkchan(sizeof(int), 1), .done = mkchan(0, 0)};
   atomic_init(&h.got_x, 0);
@@ -1413,7 +1400,7 @@ nonblocking_select_rounds(void *arg)
 static void
 run_nonblock_select_race(int second_closes)
 {
-  const int N = scaled(10000);
+  const int N = (int)scaled(10000);
   int64_t select_ns = 2000; /* running mean of the select's duration */
   goro_chan *pad[RACE_PAD];
   for (int k = 0; k < RACE_PAD; k++)
@@ -1488,7 +1475,7 @@ nonblocking_recv_one(void *arg)
  * meanwhile stays ready throughout (a value, then closed). */
 START_TEST(test_nonblocking_recv_never_misses_a_channel_being_closed)
 {
-  const int N = scaled(5000);
+  const int N = (int)scaled(5000);
   goro_chan *done = mkchan(sizeof(int), 1);
   goro_wg *wg = mkwg();
   int failures = 0;
@@ -1827,7 +1814,7 @@ ds_mux(void *arg)
 
 START_TEST(test_doubleselect_never_delivers_a_value_twice)
 {
-  doubleselect_n = scaled(20000);
+  doubleselect_n = (int)scaled(20000);
   struct dsel d;
   for (int k = 0; k < 4; k++)
     d.c[k] = mkchan(sizeof(int), 0);
@@ -1963,7 +1950,7 @@ stress_select_receiver(void *arg)
 
 START_TEST(test_select_stress_loses_and_duplicates_no_value)
 {
-  stress_n = scaled(5000);
+  stress_n = (int)scaled(5000);
   struct stress s;
   s.c[0] = mkchan(sizeof(int), 0);
   s.c[1] = mkchan(sizeof(int), 0);

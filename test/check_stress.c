@@ -36,40 +36,9 @@
 
 #include "testutil.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 /* ---- Helpers ----------------------------------------------------------- */
 
 static uint64_t stress_seed; /* chosen once in main, before any test forks */
-
-static void
-sleep_ms(long ms)
-{
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
-}
-
-/* n times GORO_TEST_SCALE (a positive factor, default 1), at least 1. */
-static size_t
-scaled(size_t n)
-{
-  const char *s = getenv("GORO_TEST_SCALE");
-  double f = s != NULL ? strtod(s, NULL) : 1.0;
-  if (!(f > 0))
-    f = 1.0;
-  size_t m = (size_t)((double)n * f);
-  return m > 0 ? m : 1;
-}
 
 /* CK_TIMEOUT_MULTIPLIER (sanitized builds set it), at least 1. */
 static double

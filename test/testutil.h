@@ -11,6 +11,7 @@
 #include <goro.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* Capacities that channel tests loop over with tcase_add_loop_test. */
 static const size_t test_caps[] = {0, 1, 64};
@@ -49,6 +50,52 @@ run_suite(Suite *s)
     return EXIT_FAILURE;
   }
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* The sanitizer a build runs under (tests adjust sizes and skip what a
+ * sanitizer's runtime cannot take). */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
+
+/* ASan or MSan: their allocators abort on absurd requests by default. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+/* Sleep without goro, whatever signals arrive. */
+static inline void
+sleep_ms(long ms)
+{
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+/* n times GORO_TEST_SCALE (a positive factor, default 1), at least 1. */
+static inline size_t
+scaled(size_t n)
+{
+  const char *s = getenv("GORO_TEST_SCALE");
+  double f = s != NULL ? strtod(s, NULL) : 1.0;
+  if (!(f > 0))
+    f = 1.0;
+  size_t m = (size_t)((double)n * f);
+  return m > 0 ? m : 1;
 }
 
 #endif
