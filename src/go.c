@@ -2,20 +2,21 @@
  *
  * goro_go hands (fn, arg) to an idle worker, or starts a new detached
  * thread when none is idle; it never waits for a worker beyond a bounded
- * spin (take_worker). A worker that finishes its function goes idle: it
- * waits awake for a while on the awake stack, where goro_go looks first,
- * then asleep on the sleeping stack; one idle longer than IDLE_TIMEOUT,
- * or beyond MAX_IDLE idle workers, exits.
+ * spin (promise_wait). A worker that finishes its function goes idle: it
+ * first waits awake for a while, polling the hand-off ring, where goro_go
+ * looks first; then asleep on the idle stack, where goro_go looks next;
+ * one asleep longer than IDLE_TIMEOUT, or beyond MAX_IDLE idle workers,
+ * exits.
  *
  * Every thread that blocks in goro, worker or not, has a record (struct
  * goro__thread) on goro__sched.threads; records are recycled through
  * goro__sched.free and never freed, so a late unpark stays harmless.
  *
  * Invariants, under goro__sched.mu:
- *   t is on an idle stack iff t->is_idle, the awake one iff t->idle_awake;
- *   an idle worker is parked or about to park, and only the thread that
- *   pops it (clearing is_idle) unparks it, exactly once;
- *   nthreads counts the thread list, nidle both idle stacks.
+ *   t is on the idle stack iff t->is_idle; such a worker is parked or
+ *   about to park, and only the thread that pops it (clearing is_idle)
+ *   unparks it, exactly once;
+ *   nthreads counts the thread list, nidle the idle stack.
  * Lock order: goro__sched.mu, then a parker's lock (see internal.h).
  */
 #include "config.h"
@@ -23,6 +24,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -43,10 +45,8 @@ struct goro__sched goro__sched = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static _Atomic uint64_t next_id = 1;
 static _Atomic size_t ngoroutines;
-static _Atomic unsigned idle_pushes; /* bumped by every worker going idle */
-GORO__IGNORE_STATIC(next_id);        /* valgrind: counters */
+GORO__IGNORE_STATIC(next_id); /* valgrind: counters */
 GORO__IGNORE_STATIC(ngoroutines);
-GORO__IGNORE_STATIC(idle_pushes);
 _Thread_local struct goro__thread *goro__tls_self;
 static pthread_key_t foreign_key; /* destructor unregisters a foreign thread */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -86,7 +86,7 @@ record_get_locked(void)
   atomic_init(&t->waitchan, NULL);
   atomic_init(&t->waitname, NULL);
   t->idle_next = NULL;
-  t->is_worker = t->is_idle = t->idle_awake = false;
+  t->is_worker = t->is_idle = false;
   t->fn = NULL;
   t->arg = NULL;
   t->wg = NULL;
@@ -181,6 +181,156 @@ goro__wait(struct goro__thread *t, int64_t deadline, bool spin)
   return goro__park_sleep(&t->parker, deadline);
 }
 
+/* ---- the hand-off ring ----------------------------------------------------
+ *
+ * Idle workers waiting awake ("pollers") take new goroutines from a
+ * bounded MPMC ring of stamped slots (Vyukov's, as buffered channels use),
+ * so handing a goroutine to an awake worker costs the spawner a CAS and a
+ * slot write: no lock, no wake-up, no wait for one particular worker.
+ *
+ * A spawner may push only once it holds a promise, taken from avail, the
+ * count of pollers not yet promised a goroutine. With P pollers and J
+ * goroutines promised and not yet popped (pushed, or about to be):
+ *
+ *     avail + J == P                                  (the promise count)
+ *
+ * Every step keeps it: a poller arriving adds one to avail and P; a
+ * spawner moves one from avail to J; a poller leaving with a pop takes one
+ * from J and P; a poller giving up takes one from avail and P, and may
+ * only while avail > 0 (a CAS). So a poller whose awake time is over and
+ * that finds avail == 0 knows J == P >= 1: a goroutine is promised to the
+ * pollers and will be pushed within a few of its spawner's instructions;
+ * it polls on and pops one (then J == P again for the rest), or gives up
+ * once a newcomer makes avail positive. No promised goroutine is ever left
+ * without an awake worker to run it, and none is lost: a spawner that
+ * finds the ring full (more pollers than slots) hands its promise back.
+ *
+ * Slot stamps: slot i holds seq == pos when free for the push at pos,
+ * pos + 1 once that push is written, pos + HANDOFF_CAP once popped. The
+ * release store of a stamp publishes the slot's job; the acquire load
+ * that sees it makes the job visible. */
+enum { HANDOFF_CAP = 64 };
+
+struct job {
+  goro_fn *fn;
+  void *arg;
+  goro_wg *wg;
+  uint64_t id;
+  char name[GORO__NAME_SIZE];
+};
+
+struct handoff_slot {
+  _Atomic size_t seq;
+  struct job job;
+};
+
+static struct {
+  _Alignas(64) _Atomic size_t tail; /* next push */
+  _Alignas(64) _Atomic size_t head; /* next pop */
+  _Alignas(64) _Atomic int avail;   /* pollers not yet promised a goroutine */
+  _Alignas(64) struct handoff_slot slot[HANDOFF_CAP];
+} H;
+
+static void
+handoff_reset(void)
+{
+  atomic_store_explicit(&H.tail, 0, memory_order_relaxed);
+  atomic_store_explicit(&H.head, 0, memory_order_relaxed);
+  atomic_store_explicit(&H.avail, 0, memory_order_relaxed);
+  for (size_t i = 0; i < HANDOFF_CAP; i++)
+    atomic_store_explicit(&H.slot[i].seq, i, memory_order_relaxed);
+}
+
+/* Take a promise without waiting: true if a poller was free. */
+static bool
+promise_take(void)
+{
+  int a = atomic_load_explicit(&H.avail, memory_order_relaxed);
+  while (a > 0)
+    if (atomic_compare_exchange_weak_explicit(&H.avail, &a, a - 1, memory_order_relaxed,
+                                              memory_order_relaxed))
+      return true;
+  return false;
+}
+
+/* Push a promised job; false if the ring is full (the caller hands the
+ * promise back). */
+static bool
+handoff_push(goro_fn *fn, void *arg, goro_wg *wg, uint64_t id, const char *name)
+{
+  size_t pos = atomic_load_explicit(&H.tail, memory_order_relaxed);
+  struct handoff_slot *sl;
+  for (;;) {
+    sl = &H.slot[pos % HANDOFF_CAP];
+    size_t seq = atomic_load_explicit(&sl->seq, memory_order_acquire);
+    intptr_t dif = (intptr_t)(seq - pos);
+    if (dif == 0) {
+      if (atomic_compare_exchange_weak_explicit(&H.tail, &pos, pos + 1, memory_order_relaxed,
+                                                memory_order_relaxed))
+        break;
+    } else if (dif < 0) {
+      return false; /* the slot still holds the job of a lap ago */
+    } else {
+      pos = atomic_load_explicit(&H.tail, memory_order_relaxed);
+    }
+  }
+  sl->job.fn = fn;
+  sl->job.arg = arg;
+  sl->job.wg = wg;
+  sl->job.id = id;
+  if (name != NULL)
+    snprintf(sl->job.name, sizeof sl->job.name, "%s", name);
+  else
+    sl->job.name[0] = '\0';
+  atomic_store_explicit(&sl->seq, pos + 1, memory_order_release);
+  return true;
+}
+
+/* Pop a job into t's record; false if the ring is empty. */
+static bool
+handoff_pop(struct goro__thread *t)
+{
+  size_t pos = atomic_load_explicit(&H.head, memory_order_relaxed);
+  struct handoff_slot *sl;
+  for (;;) {
+    sl = &H.slot[pos % HANDOFF_CAP];
+    size_t seq = atomic_load_explicit(&sl->seq, memory_order_acquire);
+    intptr_t dif = (intptr_t)(seq - (pos + 1));
+    if (dif == 0) {
+      if (atomic_compare_exchange_weak_explicit(&H.head, &pos, pos + 1, memory_order_relaxed,
+                                                memory_order_relaxed))
+        break;
+    } else if (dif < 0) {
+      return false; /* empty, or its push not yet written */
+    } else {
+      pos = atomic_load_explicit(&H.head, memory_order_relaxed);
+    }
+  }
+  struct job job = sl->job;
+  atomic_store_explicit(&sl->seq, pos + HANDOFF_CAP, memory_order_release);
+  goro__mu_lock(&goro__sched.mu); /* dumps read the record under it */
+  t->fn = job.fn;
+  t->arg = job.arg;
+  t->wg = job.wg;
+  atomic_store_explicit(&t->id, job.id, memory_order_relaxed);
+  memcpy(t->name, job.name, sizeof t->name);
+  goro__mu_unlock(&goro__sched.mu);
+  return true;
+}
+
+static bool
+poll_cb(void *t)
+{
+  return handoff_pop(t);
+}
+
+bool
+goro__handoff_pending(void)
+{
+  return atomic_load_explicit(&H.head, memory_order_relaxed) !=
+         atomic_load_explicit(&H.tail, memory_order_relaxed);
+}
+
 /* ---- workers ------------------------------------------------------------ */
 
 static void
@@ -194,64 +344,53 @@ run_goroutine(struct goro__thread *t)
     goro_wg_done(wg);
 }
 
-/* Unlink t from the idle stack *top. goro__sched.mu held. */
+/* Unlink t from the idle stack. goro__sched.mu held. */
 static void
-idle_unlink(struct goro__thread **top, struct goro__thread *t)
+idle_unlink(struct goro__thread *t)
 {
-  struct goro__thread **pp = top;
+  struct goro__thread **pp = &goro__sched.idle;
   while (*pp != t)
     pp = &(*pp)->idle_next;
   *pp = t->idle_next;
 }
 
-/* Park t as an idle worker until it is handed work (true) or should exit
- * (false; t is then off every list but the thread list). It waits awake
- * first, on the awake stack, where goro_go looks first; then asleep, on
- * the sleeping stack. */
+/* Wait as an idle worker until handed a goroutine (true; its job is in
+ * t's record) or until it should exit (false; t is then off every list
+ * but the thread list). It polls the hand-off ring first, if it gets an
+ * awake slot; then sleeps on the idle stack. */
 static bool
 idle_wait(struct goro__thread *t)
 {
-  /* Awake only with an awake slot: one that would sleep at once must not
-   * sit on the awake stack, where goro_go expects no wake-up to pay. */
-  bool awake = goro__spin_claim(true);
+  goro__block_begin(t, GORO__IDLE, GORO__WAIT_IDLE, NULL, NULL);
+  if (goro__spin_claim(true)) {
+    atomic_fetch_add_explicit(&H.avail, 1, memory_order_relaxed);
+    if (goro__spin_claimed_until(poll_cb, t, &t->parker.relax))
+      return true;
+    /* Awake time is over: give up a promise, or take the goroutine
+     * promised (see the promise count). */
+    while (!promise_take()) {
+      if (handoff_pop(t))
+        return true;
+      sched_yield();
+    }
+  }
+
   goro__mu_lock(&goro__sched.mu);
   if (goro__sched.nidle >= MAX_IDLE) {
     goro__mu_unlock(&goro__sched.mu);
-    if (awake)
-      goro__spin_unclaim();
     return false;
   }
-  struct goro__thread **top = awake ? &goro__sched.idle_awake : &goro__sched.idle;
   t->is_idle = true;
-  t->idle_awake = awake;
-  t->idle_next = *top;
-  *top = t;
+  t->idle_next = goro__sched.idle;
+  goro__sched.idle = t;
   goro__sched.nidle++;
-  goro__block_begin(t, GORO__IDLE, GORO__WAIT_IDLE, NULL, NULL);
   goro__mu_unlock(&goro__sched.mu);
-
-  if (awake) {
-    atomic_fetch_add_explicit(&idle_pushes, 1, memory_order_relaxed); /* see take_worker */
-    if (goro__park_spin_claimed(&t->parker))
-      return true; /* handed work */
-    goro__mu_lock(&goro__sched.mu);
-    if (!t->is_idle) {
-      goro__mu_unlock(&goro__sched.mu);
-      goro__park(&t->parker, -1, false); /* popped just now: the hand-off is on its way */
-      return true;
-    }
-    idle_unlink(&goro__sched.idle_awake, t);
-    t->idle_awake = false;
-    t->idle_next = goro__sched.idle;
-    goro__sched.idle = t;
-    goro__mu_unlock(&goro__sched.mu);
-  }
 
   if (goro__park_sleep(&t->parker, goro__deadline(IDLE_TIMEOUT)))
     return true; /* handed work */
   goro__mu_lock(&goro__sched.mu);
   if (t->is_idle) {
-    idle_unlink(&goro__sched.idle, t);
+    idle_unlink(t);
     goro__sched.nidle--;
     t->is_idle = false;
     goro__mu_unlock(&goro__sched.mu);
@@ -314,57 +453,50 @@ start_worker(struct goro__thread *t)
   return 0;
 }
 
-/* Pop the top of an idle stack, or NULL. goro__sched.mu held. */
+/* Pop the idle stack's top, or NULL. goro__sched.mu held. */
 static struct goro__thread *
-idle_pop(struct goro__thread **top)
+idle_pop(void)
 {
-  struct goro__thread *t = *top;
+  struct goro__thread *t = goro__sched.idle;
   if (t != NULL) {
-    *top = t->idle_next;
+    goro__sched.idle = t->idle_next;
     goro__sched.nidle--;
-    t->is_idle = t->idle_awake = false;
+    t->is_idle = false;
   }
   return t;
 }
 
-/* An idle worker for a new goroutine, or NULL to start a thread;
- * goro__sched.mu held (dropped and retaken while spinning).
+/* Wait a moment for a poller to come free, and take its promise (true).
  *
  * Waking a sleeping worker costs the spawner a system call and the worker
- * a context switch; starting a thread costs far more. When no idle worker
- * is awake, one that is finishing its goroutine often will be within a
- * microsecond, so the spawner watches idle_pushes for a moment first. The
- * moment adapts, per spawning thread: it doubles when a worker came and
+ * a context switch; starting a thread costs far more. When no poller is
+ * free, a worker finishing its goroutine often will be within a
+ * microsecond, so the spawner watches avail for a moment first. The
+ * moment adapts, per spawning thread: it doubles when a poller came and
  * halves when none did, so a program whose goroutines run long spins
- * little. Never waits for more than SPAWN_SPIN_MAX_NS. */
+ * little. Never waits for more than SPAWN_SPIN_MAX_NS, and only while
+ * another goroutine runs that may finish, with a CPU for it. */
 enum { SPAWN_SPIN_MIN_NS = 250, SPAWN_SPIN_MAX_NS = 8000 };
 static _Thread_local int64_t spawn_spin = 2000; /* ns */
 
-static struct goro__thread *
-take_worker(void)
+static bool
+promise_wait(void)
 {
-  struct goro__thread *t = idle_pop(&goro__sched.idle_awake);
-  /* Only while a goroutine runs that may finish, and with a CPU for it. */
-  if (t != NULL || goro__ncpu == 1 || atomic_load_explicit(&ngoroutines, memory_order_relaxed) <= 1)
-    goto sleeper;
-  unsigned seen = atomic_load_explicit(&idle_pushes, memory_order_relaxed);
-  goro__mu_unlock(&goro__sched.mu);
-  bool came = false;
+  if (goro__ncpu == 1 || atomic_load_explicit(&ngoroutines, memory_order_relaxed) <= 1)
+    return false;
+  bool got = false;
   int64_t end = goro__now() + spawn_spin;
   do {
-    for (int i = 0; i < 16 && !came; i++) {
+    for (int i = 0; i < 16 && !got; i++) {
       goro__cpu_relax();
-      came = atomic_load_explicit(&idle_pushes, memory_order_relaxed) != seen;
+      got = atomic_load_explicit(&H.avail, memory_order_relaxed) > 0 && promise_take();
     }
-  } while (!came && goro__now() < end);
-  goro__mu_lock(&goro__sched.mu);
-  if (came && (t = idle_pop(&goro__sched.idle_awake)) != NULL) {
+  } while (!got && goro__now() < end);
+  if (got)
     spawn_spin = spawn_spin * 2 > SPAWN_SPIN_MAX_NS ? SPAWN_SPIN_MAX_NS : spawn_spin * 2;
-    return t;
-  }
-  spawn_spin = spawn_spin / 2 < SPAWN_SPIN_MIN_NS ? SPAWN_SPIN_MIN_NS : spawn_spin / 2;
-sleeper:
-  return t != NULL ? t : idle_pop(&goro__sched.idle);
+  else
+    spawn_spin = spawn_spin / 2 < SPAWN_SPIN_MIN_NS ? SPAWN_SPIN_MIN_NS : spawn_spin / 2;
+  return got;
 }
 
 int
@@ -376,8 +508,14 @@ goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg)
   uint64_t id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&ngoroutines, 1, memory_order_relaxed);
 
+  if (promise_take() || promise_wait()) {
+    if (handoff_push(fn, arg, wg, id, name))
+      return 0;
+    atomic_fetch_add_explicit(&H.avail, 1, memory_order_relaxed); /* full: hand it back */
+  }
+
   goro__mu_lock(&goro__sched.mu);
-  struct goro__thread *t = take_worker();
+  struct goro__thread *t = idle_pop();
   bool fresh = t == NULL;
   if (fresh) {
     t = record_get_locked();
@@ -475,8 +613,9 @@ atfork_child(void)
     t->idle_next = goro__sched.dead;
     goro__sched.dead = t;
   }
-  goro__sched.idle = goro__sched.idle_awake = NULL;
+  goro__sched.idle = NULL;
   goro__sched.nidle = 0;
+  handoff_reset(); /* its pollers are gone, and whatever they were promised */
   size_t alive = self != NULL && atomic_load_explicit(&self->id, memory_order_relaxed) != 0;
   atomic_store_explicit(&ngoroutines, alive, memory_order_relaxed);
   goro__spin_atfork_child(self != NULL);
@@ -504,6 +643,7 @@ init(void)
       stack_size = (size_t)v;
   }
   goro__spin_init();
+  handoff_reset();
   pthread_key_create(&foreign_key, foreign_exit);
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
   goro__registry_init();

@@ -99,6 +99,10 @@ bool goro__park_spin(struct goro__parker *p, bool idle);
  * it back unused). */
 bool goro__spin_claim(bool idle);
 bool goro__park_spin_claimed(struct goro__parker *p);
+/* Wait awake like goro__park_spin_claimed, for done(arg) instead of an
+ * unpark (true: it came), with the cpu_relax budget *relax (see
+ * goro__parker.relax); gives the slot back. */
+bool goro__spin_claimed_until(bool (*done)(void *), void *arg, int *relax);
 void goro__spin_unclaim(void);
 bool goro__park_sleep(struct goro__parker *p, int64_t deadline);
 
@@ -143,6 +147,9 @@ enum goro__wait {
   GORO__WAIT_IDLE,     /* goro's own idle thread */
 };
 
+/* A goroutine's name, as goro_go_named keeps it: 63 bytes and a NUL. */
+enum { GORO__NAME_SIZE = 64 };
+
 /* A thread's record: its parker, its pool slot and its registry entry.
  * Records are recycled, never freed (see struct goro__parker). */
 struct goro__thread {
@@ -162,23 +169,21 @@ struct goro__thread {
   struct goro__thread *next, *prev; /* the list of live threads */
   struct goro__thread *idle_next;   /* the idle stack, or the free list */
   bool is_worker;                   /* started by goro_go */
-  bool is_idle;                     /* on an idle stack */
-  bool idle_awake;                  /* that is the awake stack */
+  bool is_idle;                     /* on the idle stack */
   goro_fn *fn;                      /* the goroutine's function */
   void *arg;
-  goro_wg *wg;   /* goro_wg_go: done when fn returns */
-  char name[64]; /* goro_go_named, or "" */
+  goro_wg *wg;                /* goro_wg_go: done when fn returns */
+  char name[GORO__NAME_SIZE]; /* goro_go_named, or "" */
 };
 
 struct goro__sched {
   pthread_mutex_t mu;
   struct goro__thread *threads; /* live threads (workers, foreign, timer) */
   size_t nthreads;
-  struct goro__thread *idle;       /* idle workers asleep, LIFO */
-  struct goro__thread *idle_awake; /* idle workers still waiting awake, LIFO */
-  size_t nidle;                    /* on both stacks */
-  struct goro__thread *free;       /* recycled records */
-  struct goro__thread *dead;       /* records of threads lost to fork(): never reused */
+  struct goro__thread *idle; /* idle workers asleep, LIFO */
+  size_t nidle;              /* on the idle stack */
+  struct goro__thread *free; /* recycled records */
+  struct goro__thread *dead; /* records of threads lost to fork(): never reused */
 };
 extern struct goro__sched goro__sched;
 
@@ -234,6 +239,9 @@ bool goro__wait(struct goro__thread *t, int64_t deadline, bool spin);
 /* Start fn(arg) in a goroutine; if wg is set, goro_wg_done(wg) once fn
  * returns. */
 int goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg);
+/* Whether a goroutine sits in the hand-off ring, spawned but not yet
+ * taken by the idle worker promised to it (a snapshot). */
+bool goro__handoff_pending(void);
 
 /* The deadlock detector's hook: a thread started to wait forever. */
 void goro__deadlock_poke(void);

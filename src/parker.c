@@ -210,22 +210,30 @@ goro__park_spin(struct goro__parker *p, bool idle)
   return goro__park_spin_claimed(p);
 }
 
-bool
-goro__park_spin_claimed(struct goro__parker *p)
+/* Wait awake, with a claimed slot, until done(arg) (true) or the awake
+ * wait is over (false); gives the slot back. *relax is the caller's
+ * cpu_relax budget, which adapts: it doubles when relaxing caught the
+ * event, or when the event came just after relaxing gave up (a few more
+ * rounds would have caught it), and halves otherwise (a busy machine, a
+ * partner sharing our CPU, or one that blocks for long). A budget that
+ * grew only on catches would collapse for good once a partner took a
+ * little longer than it. A partner running on another CPU usually
+ * answers within a microsecond; whether it runs is unknown, hence the
+ * adapting. Relaxing takes a CPU that a runnable thread may need, so it
+ * is skipped while more threads are awake than CPUs, unless
+ * relax_crowded: idle workers polling for goroutines count among the
+ * awake the very threads they wait for, the spawners and the goroutines
+ * about to finish (W6 after any other workload, whose main thread then
+ * counts: 1.4 us per spawn without relaxing, 0.3 with). */
+static inline __attribute__((always_inline)) bool
+spin_until(bool (*done)(void *), void *arg, int *relax, bool relax_crowded)
 {
   bool got = false;
-  /* A partner running on another CPU usually answers within a
-   * microsecond. Whether it runs is unknown, so the relax budget adapts:
-   * it doubles when relaxing caught the unpark, or when the unpark came
-   * just after relaxing gave up (a few more rounds would have caught it),
-   * and halves otherwise (a busy machine, a partner sharing our CPU, or
-   * one that blocks for long). A budget that grew only on catches would
-   * collapse for good once a partner took a little longer than it. */
-  int budget = p->relax > 0 ? p->relax : spin_relax;
+  int budget = *relax > 0 ? *relax : spin_relax;
   bool relaxed = false;
-  if (atomic_load_explicit(&goro__nawake, memory_order_relaxed) <= goro__ncpu) {
+  if (relax_crowded || atomic_load_explicit(&goro__nawake, memory_order_relaxed) <= goro__ncpu) {
     relaxed = true;
-    for (int i = 0; i < budget && !(got = consume(p)); i++)
+    for (int i = 0; i < budget && !(got = done(arg)); i++)
       goro__cpu_relax();
   }
   bool soon = got;
@@ -233,15 +241,33 @@ goro__park_spin_claimed(struct goro__parker *p)
     int64_t start = goro__now(), end = start + spin_ns;
     do {
       sched_yield();
-    } while (!(got = consume(p)) && goro__now() < end);
+    } while (!(got = done(arg)) && goro__now() < end);
     soon = got && goro__now() - start < JUST_AFTER_NS;
   }
   if (relaxed) {
     budget = soon ? budget * 2 : budget / 2;
-    p->relax = budget > spin_relax ? spin_relax : budget < RELAX_MIN ? RELAX_MIN : budget;
+    *relax = budget > spin_relax ? spin_relax : budget < RELAX_MIN ? RELAX_MIN : budget;
   }
   atomic_fetch_sub_explicit(&nspinning, 1, memory_order_relaxed);
-  return got || consume(p);
+  return got;
+}
+
+static bool
+consume_cb(void *p)
+{
+  return consume(p);
+}
+
+bool
+goro__park_spin_claimed(struct goro__parker *p)
+{
+  return spin_until(consume_cb, p, &p->relax, false) || consume(p);
+}
+
+bool
+goro__spin_claimed_until(bool (*done)(void *), void *arg, int *relax)
+{
+  return spin_until(done, arg, relax, true);
 }
 
 /* ---- sleeping ------------------------------------------------------------ */

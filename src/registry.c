@@ -7,8 +7,9 @@
  *
  * Deadlock detection: the timer thread calls goro__deadlock_scan every
  * SCAN_PERIOD. A scan is a candidate when every registered thread waits
- * forever in goro or is goro's own idle thread, no timer is pending, and
- * the kernel's count of the process's threads equals the number of
+ * forever in goro or is goro's own idle thread, no timer is pending, no
+ * spawned goroutine waits in the hand-off ring for its worker, and the
+ * kernel's count of the process's threads equals the number of
  * registered threads (so no thread outside goro's view can act). Two
  * consecutive candidate scans with the same fingerprint (the sum of every
  * record's waitseq, which only grows) mean every thread stayed blocked
@@ -238,7 +239,7 @@ candidate(size_t *nthreads)
   }
   *nthreads = goro__sched.nthreads;
   goro__mu_unlock(&goro__sched.mu);
-  if (!forever || print == 0 || goro__timers_pending())
+  if (!forever || print == 0 || goro__timers_pending() || goro__handoff_pending())
     return 0;
   return print;
 }

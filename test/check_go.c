@@ -356,6 +356,119 @@ START_TEST(test_go_batches_of_short_goroutines_reuse_pooled_threads)
 }
 END_TEST
 
+/* Spawners race idle workers for hand-offs: bursts of short goroutines
+ * from several threads, separated by pauses about as long as an idle
+ * worker waits awake, so that workers often give up waiting just as a
+ * goroutine is promised to them. Each goroutine must run exactly once. */
+enum { RACE_SPAWNERS = 3 };
+
+/* One goroutine's argument: its slot in ran, and the WaitGroup. */
+struct race_cell {
+  atomic_uchar *ran;
+  goro_wg *wg;
+};
+
+struct race {
+  atomic_uchar *ran;
+  goro_wg *wg;
+  size_t first, n;
+  unsigned seed;
+  int rc;
+};
+
+static void
+race_goroutine_main(void *arg)
+{
+  struct race_cell *c = arg;
+  atomic_fetch_add(c->ran, 1);
+  goro_wg_done(c->wg);
+  free(c);
+}
+
+static void *
+race_spawner_main(void *arg)
+{
+  struct race *r = arg;
+  size_t i = r->first, end = r->first + r->n;
+  while (i < end && r->rc == 0) {
+    unsigned burst = 1 + rand_r(&r->seed) % 8;
+    for (unsigned k = 0; k < burst && i < end; k++, i++) {
+      struct race_cell *c = malloc(sizeof *c);
+      if (c == NULL) {
+        r->rc = GORO_ENOMEM;
+        break;
+      }
+      *c = (struct race_cell){&r->ran[i], r->wg};
+      r->rc = goro_go(race_goroutine_main, c);
+      if (r->rc != 0) {
+        free(c);
+        break;
+      }
+    }
+    struct timespec ts = {0, (long)(rand_r(&r->seed) % 120) * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return NULL;
+}
+
+START_TEST(test_go_spawners_racing_idle_workers_lose_no_goroutine)
+{
+  size_t per = scaled(20000), n = per * RACE_SPAWNERS;
+  atomic_uchar *ran = calloc(n, sizeof *ran);
+  ck_assert_ptr_nonnull(ran);
+  goro_wg *wg = wg_make_checked();
+  ck_assert_int_eq(goro_wg_add(wg, (int)n), 0);
+  struct race r[RACE_SPAWNERS];
+  pthread_t th[RACE_SPAWNERS];
+  for (int k = 0; k < RACE_SPAWNERS; k++) {
+    r[k] = (struct race){.ran = ran, .wg = wg, .first = per * k, .n = per, .seed = 7u + k};
+    ck_assert_int_eq(pthread_create(&th[k], NULL, race_spawner_main, &r[k]), 0);
+  }
+  for (int k = 0; k < RACE_SPAWNERS; k++) {
+    ck_assert_int_eq(pthread_join(th[k], NULL), 0);
+    ck_assert_msg(r[k].rc == 0, "spawner %d: goro_go: %s", k, goro_strerror(r[k].rc));
+  }
+  goro_wg_wait(wg); /* a lost goroutine hangs here: the case times out */
+  for (size_t i = 0; i < n; i++)
+    ck_assert_msg(atomic_load(&ran[i]) == 1, "goroutine %zu ran %d times", i, (int)ran[i]);
+  goro_wg_free(wg);
+  free(ran);
+}
+END_TEST
+
+/* A goroutine handed to a worker that waits awake for work still carries
+ * its name into dumps, and its own id. */
+START_TEST(test_go_named_goroutines_on_reused_workers_show_their_names)
+{
+  for (int round = 0; round < 50; round++) {
+    /* A short goroutine first, so that a worker is idle and awake. */
+    goro_wg *wg = wg_make_checked();
+    ck_assert_int_eq(goro_wg_add(wg, 1), 0);
+    go_checked(counted_done_main, wg);
+    goro_wg_wait(wg);
+
+    goro_chan *gate = chan_make_checked(0, 0);
+    struct gated g = {.gate = gate, .arrived = wg, .finished = wg_make_checked()};
+    ck_assert_int_eq(goro_wg_add(g.arrived, 1), 0);
+    ck_assert_int_eq(goro_wg_add(g.finished, 1), 0);
+    char name[32];
+    snprintf(name, sizeof name, "reused-%d", round);
+    ck_assert_int_eq(goro_go_named(name, gated_main, &g), 0);
+    goro_wg_wait(g.arrived);
+    char *dump = dump_to_string();
+    ck_assert_msg(strstr(dump, name) != NULL, "round %d: name missing from dump:\n%s", round, dump);
+    free(dump);
+    ck_assert_int_eq(goro_chan_close(gate), 0);
+    goro_wg_wait(g.finished);
+    ck_assert_uint_ge(g.self_before, 1);
+    ck_assert_uint_eq(g.self_before, g.self_after);
+    goro_wg_free(g.finished);
+    goro_wg_free(wg);
+    goro_chan_release(gate);
+  }
+}
+END_TEST
+
 /* ---- Where goro_go may be called from ---------------------------------- */
 
 enum { NEST_DEPTH = 100 };
@@ -556,6 +669,8 @@ go_suite(void)
   tc = tcase_make("pool", 60);
   tcase_add_test(tc, test_go_sequential_short_goroutines_reuse_pooled_threads);
   tcase_add_test(tc, test_go_batches_of_short_goroutines_reuse_pooled_threads);
+  tcase_add_test(tc, test_go_spawners_racing_idle_workers_lose_no_goroutine);
+  tcase_add_test(tc, test_go_named_goroutines_on_reused_workers_show_their_names);
   tcase_add_test(tc, test_go_never_waits_for_a_free_worker);
   tcase_add_test(tc, test_go_thousand_goroutines_blocked_at_once_are_all_released);
   suite_add_tcase(s, tc);
