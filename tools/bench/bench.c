@@ -17,7 +17,9 @@
  * struct before it calls goro_wg_done, and touches the struct no more
  * after that: the struct lives in the caller's frame.
  *
- * Usage: bench [-w W1..W8|rss|idle] [-n SCALE]
+ * Usage: bench [-w W1..W8|rss|idle[,...]] [-n SCALE]
+ * -w runs only the workloads named, in the table's order (W1,W6 runs W6
+ * in a process that ran W1 first, as the full run does).
  */
 #include "config.h"
 
@@ -629,19 +631,52 @@ static const struct workload {
     {"idle_1k_blocked", idle_1k_blocked, true},
 };
 
-/* Whether -w sel names the workload: its full name, or what comes before
- * the first '_' (W3, rss, idle), in any case. */
+/* Whether tok (len bytes) names the workload: its full name, or what
+ * comes before the first '_' (W3, rss, idle), in any case. */
+static bool
+names(const char *tok, size_t len, const char *name)
+{
+  size_t idlen = strcspn(name, "_");
+  return (len == strlen(name) || len == idlen) && strncasecmp(tok, name, len) == 0;
+}
+
+/* Whether the comma-separated list sel names the workload. */
 static bool
 selects(const char *sel, const char *name)
 {
-  size_t idlen = strcspn(name, "_");
-  return strcasecmp(sel, name) == 0 || (strlen(sel) == idlen && strncasecmp(sel, name, idlen) == 0);
+  for (;;) {
+    size_t len = strcspn(sel, ",");
+    if (names(sel, len, name))
+      return true;
+    if (sel[len] == '\0')
+      return false;
+    sel += len + 1;
+  }
+}
+
+/* Exit with a message unless every name in the list sel is a workload's. */
+static void
+check_selection(const char *sel)
+{
+  for (;;) {
+    size_t len = strcspn(sel, ",");
+    bool known = false;
+    for (size_t i = 0; i < sizeof workloads / sizeof workloads[0] && !known; i++)
+      known = names(sel, len, workloads[i].name);
+    if (!known) {
+      fprintf(stderr, "bench: unknown workload '%.*s'\n", (int)len, sel);
+      exit(2);
+    }
+    if (sel[len] == '\0')
+      return;
+    sel += len + 1;
+  }
 }
 
 static void
 usage(void)
 {
-  fprintf(stderr, "usage: bench [-w W1..W8|rss|idle] [-n SCALE]\n");
+  fprintf(stderr, "usage: bench [-w W1..W8|rss|idle[,...]] [-n SCALE]\n");
   exit(2);
 }
 
@@ -668,6 +703,8 @@ main(int argc, char **argv)
   }
   if (optind != argc)
     usage();
+  if (sel != NULL)
+    check_selection(sel);
   for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++) {
     const struct workload *w = &workloads[i];
     if (sel == NULL ? !w->extra : selects(sel, w->name)) {
