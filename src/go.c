@@ -33,15 +33,7 @@
 enum { MAX_IDLE = 2048 };
 static const int64_t IDLE_TIMEOUT = 10 * GORO_SECOND;
 
-/* Spawners and workers going idle take the lock back to back for a few
- * instructions each: a lock that sleeps at once turns every such
- * collision into two system calls (W6: 2 us per spawn, against 0.5 with
- * glibc's adaptive mutex, which spins a little first). */
-#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
-struct goro__sched goro__sched = {.mu = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
-#else
 struct goro__sched goro__sched = {.mu = PTHREAD_MUTEX_INITIALIZER};
-#endif
 
 static _Atomic uint64_t next_id = 1;
 static _Atomic size_t ngoroutines;

@@ -56,7 +56,9 @@ goro__cpu_relax(void)
 }
 
 /* Mutex and condvar wrappers: these calls cannot fail in a correct
- * program, so a failure aborts. Debug builds use error-checking mutexes. */
+ * program, so a failure aborts. Debug builds use error-checking mutexes.
+ * goro__mu_lock spins a moment on a taken lock before it sleeps (more
+ * than one CPU only; parker.c). */
 void goro__mu_init(pthread_mutex_t *mu);
 void goro__mu_lock(pthread_mutex_t *mu);
 void goro__mu_unlock(pthread_mutex_t *mu);
