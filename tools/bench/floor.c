@@ -16,9 +16,13 @@
  *                            goroutines share two CPUs);
  *   F3_wake_1000_sleepers    per thread, waking 1000 threads asleep on
  *                            futexes, each of which then does one atomic
- *                            add and sleeps again (W8's floor).
+ *                            add and sleeps again (W8's floor);
+ *   F4_broadcast_1000_sleepers the same with all 1000 asleep on one futex
+ *                            word, woken by a single FUTEX_WAKE: what a
+ *                            broadcast leaves of F3 (the kernel still wakes
+ *                            and schedules every thread).
  *
- * Usage: floor [-w F1|F2|F3]. Linux only (futex, CPU affinity).
+ * Usage: floor [-w F1|F2|F3|F4]. Linux only (futex, CPU affinity).
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -39,6 +43,7 @@ main(void)
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +155,7 @@ enum { SLEEPERS = 1000 };
 struct sleepers {
   _Atomic uint32_t word[SLEEPERS]; /* 0: sleep; 1: woken */
   _Atomic uint32_t ready, left, all_done, release;
+  bool broadcast; /* all sleep on word[0], woken by one FUTEX_WAKE */
 };
 
 struct sleeper {
@@ -162,9 +168,10 @@ sleep_then_count(void *arg)
 {
   struct sleeper *me = arg;
   struct sleepers *s = me->s;
+  _Atomic uint32_t *word = &s->word[s->broadcast ? 0 : me->i];
   atomic_fetch_add(&s->ready, 1);
-  while (atomic_load(&s->word[me->i]) == 0)
-    futex_wait(&s->word[me->i], 0);
+  while (atomic_load(word) == 0)
+    futex_wait(word, 0);
   if (atomic_fetch_sub(&s->left, 1) == 1) {
     atomic_store(&s->all_done, 1);
     futex_wake(&s->all_done, 1);
@@ -176,7 +183,7 @@ sleep_then_count(void *arg)
 
 /* ns per sleeper, from the first wake to the last one's atomic add. */
 static double
-wake_sleepers(int rounds)
+wake_sleepers(int rounds, bool broadcast)
 {
   static struct sleepers s;
   static struct sleeper args[SLEEPERS];
@@ -192,6 +199,7 @@ wake_sleepers(int rounds)
     atomic_store(&s.left, SLEEPERS);
     atomic_store(&s.all_done, 0);
     atomic_store(&s.release, 0);
+    s.broadcast = broadcast;
     for (int i = 0; i < SLEEPERS; i++) {
       args[i] = (struct sleeper){&s, i};
       int rc = pthread_create(&th[i], &attr, sleep_then_count, &args[i]);
@@ -202,9 +210,14 @@ wake_sleepers(int rounds)
       usleep(1000);
     usleep(10000); /* let every one fall asleep */
     int64_t t0 = now_ns();
-    for (int i = 0; i < SLEEPERS; i++) {
-      atomic_store(&s.word[i], 1);
-      futex_wake(&s.word[i], 1);
+    if (broadcast) {
+      atomic_store(&s.word[0], 1);
+      futex_wake(&s.word[0], SLEEPERS);
+    } else {
+      for (int i = 0; i < SLEEPERS; i++) {
+        atomic_store(&s.word[i], 1);
+        futex_wake(&s.word[i], 1);
+      }
     }
     while (atomic_load(&s.all_done) == 0)
       futex_wait(&s.all_done, 0);
@@ -222,10 +235,12 @@ int
 main(int argc, char **argv)
 {
   const char *only = NULL;
-  if (argc == 3 && strcmp(argv[1], "-w") == 0) {
+  if (argc == 3 && strcmp(argv[1], "-w") == 0 &&
+      (strcmp(argv[2], "F1") == 0 || strcmp(argv[2], "F2") == 0 || strcmp(argv[2], "F3") == 0 ||
+       strcmp(argv[2], "F4") == 0)) {
     only = argv[2];
   } else if (argc != 1) {
-    fprintf(stderr, "usage: floor [-w F1|F2|F3]\n");
+    fprintf(stderr, "usage: floor [-w F1|F2|F3|F4]\n");
     return 2;
   }
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -238,7 +253,11 @@ main(int argc, char **argv)
   if (only == NULL || strcmp(only, "F2") == 0)
     printf("F2_yield_switch_same_cpu ns_per_op=%.1f ops=%d\n", turns(200000, 0, 0, 1), 400000);
   if (only == NULL || strcmp(only, "F3") == 0)
-    printf("F3_wake_1000_sleepers ns_per_op=%.1f ops=%d\n", wake_sleepers(10), 10 * SLEEPERS);
+    printf("F3_wake_1000_sleepers ns_per_op=%.1f ops=%d\n", wake_sleepers(10, false),
+           10 * SLEEPERS);
+  if (only == NULL || strcmp(only, "F4") == 0)
+    printf("F4_broadcast_1000_sleepers ns_per_op=%.1f ops=%d\n", wake_sleepers(10, true),
+           10 * SLEEPERS);
   return 0;
 }
 
