@@ -22,22 +22,6 @@
 
 /* ---- Helpers ----------------------------------------------------------- */
 
-static goro_wg *
-wg_make_checked(void)
-{
-  goro_wg *wg = goro_wg_make();
-  ck_assert_ptr_nonnull(wg);
-  return wg;
-}
-
-static goro_chan *
-chan_make_checked(size_t elemsize, size_t cap)
-{
-  goro_chan *c = goro_chan_make(elemsize, cap);
-  ck_assert_ptr_nonnull(c);
-  return c;
-}
-
 /* goro_go under wg: add 1, start fn(arg), which must call goro_wg_done. */
 static void
 spawn(goro_wg *wg, goro_fn *fn, void *arg)

@@ -19,29 +19,6 @@
 
 /* ---- Helpers ----------------------------------------------------------- */
 
-static goro_wg *
-wg_make_checked(void)
-{
-  goro_wg *wg = goro_wg_make();
-  ck_assert_ptr_nonnull(wg);
-  return wg;
-}
-
-static goro_chan *
-chan_make_checked(size_t elemsize, size_t cap)
-{
-  goro_chan *c = goro_chan_make(elemsize, cap);
-  ck_assert_ptr_nonnull(c);
-  return c;
-}
-
-static void
-go_checked(goro_fn *fn, void *arg)
-{
-  int rc = goro_go(fn, arg);
-  ck_assert_msg(rc == 0, "goro_go: %s", goro_strerror(rc));
-}
-
 /* Poll goro_num_goroutine until it equals want or 2 s pass; return it. */
 static size_t
 num_goroutine_settles_at(size_t want)

@@ -67,14 +67,6 @@ named_chan(const char *name)
   return c;
 }
 
-static goro_wg *
-wg_make_checked(void)
-{
-  goro_wg *wg = goro_wg_make();
-  ck_assert_ptr_nonnull(wg);
-  return wg;
-}
-
 static void
 go_named_checked(const char *name, goro_fn *fn, void *arg)
 {

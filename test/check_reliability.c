@@ -40,17 +40,6 @@
 
 #include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
 #if UNDER_TSAN
 /* TSan refuses to start threads in the child of a multi-threaded fork
  * unless told otherwise; the fork tests do exactly that, on purpose. And
@@ -65,38 +54,6 @@ __tsan_default_options(void)
 #endif
 
 /* ---- Helpers ----------------------------------------------------------- */
-
-/* CK_TIMEOUT_MULTIPLIER (sanitized builds set it), at least 1. */
-static double
-slowness(void)
-{
-  const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
-  double f = s != NULL ? strtod(s, NULL) : 1.0;
-  return f >= 1.0 ? f : 1.0;
-}
-
-static goro_chan *
-chan_make_checked(size_t elemsize, size_t cap)
-{
-  goro_chan *c = goro_chan_make(elemsize, cap);
-  ck_assert_ptr_nonnull(c);
-  return c;
-}
-
-static goro_wg *
-wg_make_checked(void)
-{
-  goro_wg *wg = goro_wg_make();
-  ck_assert_ptr_nonnull(wg);
-  return wg;
-}
-
-static void
-wg_go_checked(goro_wg *wg, goro_fn *fn, void *arg)
-{
-  int rc = goro_wg_go(wg, fn, arg);
-  ck_assert_msg(rc == 0, "goro_wg_go: %s", goro_strerror(rc));
-}
 
 /* How many goroutines goro_dump shows in a state containing `state`. */
 static int

@@ -21,92 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MS GORO_MILLISECOND
-
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-
-/* Lateness allowed for a timeout: 500 ms on a loaded 2-core CI machine, twice
- * that under sanitizers; GORO_TEST_SLACK_MS overrides (valgrind). Never
- * firing early is checked exactly. */
-static int64_t
-slack_ns(void)
-{
-  const char *s = getenv("GORO_TEST_SLACK_MS");
-  if (s != NULL && *s != '\0')
-    return strtoll(s, NULL, 10) * MS;
-#ifdef SANITIZED
-  return 1000 * MS;
-#else
-  return 500 * MS;
-#endif
-}
-#define SLACK slack_ns()
-
 /* ---- helpers ----------------------------------------------------------- */
-
-/* Failures seen by goroutines; checked by the test's own thread. */
-static atomic_int bg_failures;
-
-#define BG_FAIL(...)                                                                               \
-  do {                                                                                             \
-    fprintf(stderr, __VA_ARGS__);                                                                  \
-    fputc('\n', stderr);                                                                           \
-    atomic_fetch_add(&bg_failures, 1);                                                             \
-  } while (0)
-
-static void
-assert_no_bg_failures(void)
-{
-  int n = atomic_load(&bg_failures);
-  ck_assert_msg(n == 0, "%d failure(s) in goroutines (see stderr)", n);
-}
-
-/* The monotonic clock read directly, independent of goro_now. */
-static int64_t
-mono_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * GORO_SECOND + ts.tv_nsec;
-}
-
-/* Sleep without goro, so these tests do not depend on goro_sleep. */
-static void
-nap(int64_t ns)
-{
-  struct timespec ts = {.tv_sec = ns / GORO_SECOND, .tv_nsec = ns % GORO_SECOND};
-  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-  }
-}
-
-static goro_chan *
-mkchan(size_t elemsize, size_t cap)
-{
-  goro_chan *c = goro_chan_make(elemsize, cap);
-  ck_assert_ptr_nonnull(c);
-  return c;
-}
-
-static goro_wg *
-mkwg(void)
-{
-  goro_wg *wg = goro_wg_make();
-  ck_assert_ptr_nonnull(wg);
-  return wg;
-}
-
-static void
-spawn(goro_wg *wg, goro_fn *fn, void *arg)
-{
-  int rc = goro_wg_go(wg, fn, arg);
-  ck_assert_msg(rc == 0, "goro_wg_go: %s", goro_strerror(rc));
-}
 
 /* Fill c (an int channel) with cap values base, base+1, ... */
 static void
@@ -203,7 +118,7 @@ END_TEST
 
 START_TEST(test_select_unknown_op_is_einval_and_performs_nothing)
 {
-  goro_chan *c = mkchan(sizeof(int), 1);
+  goro_chan *c = chan_make_checked(sizeof(int), 1);
   fill(c, 1, 7);
   int v = -1;
   static const int bad_ops[] = {0, 3, -1, GORO_SEND | GORO_RECV | 4};
@@ -226,7 +141,7 @@ END_TEST
 /* A send case needs a value unless the element size is 0. */
 START_TEST(test_select_send_case_with_null_elem_is_einval)
 {
-  goro_chan *c = mkchan(sizeof(int), 1), *z = mkchan(0, 1);
+  goro_chan *c = chan_make_checked(sizeof(int), 1), *z = chan_make_checked(0, 1);
   goro_case cs[2] = {GORO_SEND_CASE(c, NULL), GORO_SEND_CASE(z, NULL)};
   ck_assert_int_eq(goro_select(cs, 1, 0), GORO_EINVAL);
   ck_assert_int_eq(goro_select(cs, 2, GORO_FOREVER), GORO_EINVAL);
@@ -342,7 +257,7 @@ END_TEST
 
 START_TEST(test_select_nil_channel_cases_are_never_chosen)
 {
-  goro_chan *c = mkchan(sizeof(int), 1);
+  goro_chan *c = chan_make_checked(sizeof(int), 1);
   int nilrecv = -1, nilsend = 99, v = -1;
   for (int i = 0; i < 200; i++) {
     int x = i;
@@ -364,8 +279,8 @@ END_TEST
 START_TEST(test_select_nonblocking_is_eagain_when_no_case_is_ready)
 {
   size_t cap = test_caps[_i];
-  goro_chan *empty = mkchan(sizeof(int), cap);
-  goro_chan *full = mkchan(sizeof(int), cap);
+  goro_chan *empty = chan_make_checked(sizeof(int), cap);
+  goro_chan *full = chan_make_checked(sizeof(int), cap);
   fill(full, cap, 100);
   int r = -1, s = 42;
   goro_case cs[2] = {GORO_RECV_CASE(empty, &r), GORO_SEND_CASE(full, &s)};
@@ -390,7 +305,7 @@ END_TEST
 
 START_TEST(test_select_nonblocking_performs_a_ready_buffered_case)
 {
-  goro_chan *c = mkchan(sizeof(int), 2);
+  goro_chan *c = chan_make_checked(sizeof(int), 2);
   int s = 11, r = -1;
   goro_case send = GORO_SEND_CASE(c, &s);
   send.ok = false;
@@ -412,11 +327,11 @@ END_TEST
 START_TEST(test_select_nonblocking_pairs_with_a_waiting_partner)
 {
   size_t cap = test_caps[_i];
-  goro_chan *c = mkchan(sizeof(int), cap);
-  goro_wg *wg = mkwg();
+  goro_chan *c = chan_make_checked(sizeof(int), cap);
+  goro_wg *wg = wg_make_checked();
 
   struct op rx = {.c = c, .value = -1};
-  spawn(wg, recv_op, &rx);
+  wg_go_checked(wg, recv_op, &rx);
   int s = 123, tries = 0, rc;
   goro_case sc = GORO_SEND_CASE(c, &s);
   while ((rc = goro_select(&sc, 1, 0)) == GORO_EAGAIN && tries++ < 5000)
@@ -428,7 +343,7 @@ START_TEST(test_select_nonblocking_pairs_with_a_waiting_partner)
   ck_assert_int_eq(rx.value, 123);
 
   struct op tx = {.c = c, .value = 234};
-  spawn(wg, send_op, &tx);
+  wg_go_checked(wg, send_op, &tx);
   int r = -1;
   tries = 0;
   goro_case rcase = GORO_RECV_CASE(c, &r);
@@ -452,7 +367,7 @@ enum chan_state { ST_EMPTY, ST_ONE, ST_FULL, ST_CLOSED_EMPTY, ST_CLOSED_ONE, ST_
 static goro_chan *
 make_in_state(size_t cap, enum chan_state st)
 {
-  goro_chan *c = mkchan(sizeof(int), cap);
+  goro_chan *c = chan_make_checked(sizeof(int), cap);
   int v = 77;
   if ((st == ST_ONE || st == ST_CLOSED_ONE) && cap > 0)
     ck_assert_int_eq(goro_chan_send(c, &v), 0);
@@ -512,12 +427,12 @@ END_TEST
 START_TEST(test_select_blocked_is_woken_by_the_ready_case_only)
 {
   size_t cap = test_caps[_i];
-  goro_chan *a = mkchan(sizeof(int), cap), *b = mkchan(sizeof(int), cap);
-  goro_chan *d = mkchan(sizeof(int), cap);
+  goro_chan *a = chan_make_checked(sizeof(int), cap), *b = chan_make_checked(sizeof(int), cap);
+  goro_chan *d = chan_make_checked(sizeof(int), cap);
   fill(d, cap, 1000); /* full: the send case cannot proceed */
-  goro_wg *wg = mkwg();
+  goro_wg *wg = wg_make_checked();
   struct op tx = {.c = b, .delay = 50 * MS, .value = 42};
-  spawn(wg, send_op, &tx);
+  wg_go_checked(wg, send_op, &tx);
 
   int va = -1, vb = -1, vd = 99;
   goro_case cs[3] = {GORO_RECV_CASE(a, &va), GORO_RECV_CASE(b, &vb), GORO_SEND_CASE(d, &vd)};
@@ -555,13 +470,13 @@ END_TEST
  * receive. */
 START_TEST(test_select_mixed_send_and_recv_cases_block_until_a_partner)
 {
-  goro_chan *out = mkchan(sizeof(int), 0), *in = mkchan(sizeof(int), 0);
-  goro_wg *wg = mkwg();
+  goro_chan *out = chan_make_checked(sizeof(int), 0), *in = chan_make_checked(sizeof(int), 0);
+  goro_wg *wg = wg_make_checked();
   int s = 5, r = -1;
   goro_case cs[2] = {GORO_SEND_CASE(out, &s), GORO_RECV_CASE(in, &r)};
 
   struct op rx = {.c = out, .delay = 30 * MS, .value = -1};
-  spawn(wg, recv_op, &rx);
+  wg_go_checked(wg, recv_op, &rx);
   ck_assert_int_eq(goro_select(cs, 2, GORO_FOREVER), 0);
   ck_assert(cs[0].ok);
   ck_assert_int_eq(r, -1);
@@ -570,7 +485,7 @@ START_TEST(test_select_mixed_send_and_recv_cases_block_until_a_partner)
   ck_assert_int_eq(rx.value, 5);
 
   struct op tx = {.c = in, .delay = 30 * MS, .value = 6};
-  spawn(wg, send_op, &tx);
+  wg_go_checked(wg, send_op, &tx);
   ck_assert_int_eq(goro_select(cs, 2, GORO_FOREVER), 1);
   ck_assert(cs[1].ok);
   ck_assert_int_eq(r, 6);
@@ -590,14 +505,14 @@ START_TEST(test_select_recv_completes_exactly_one_of_two_racing_senders)
 {
   size_t cap = test_caps[_i];
   for (int it = 0; it < 200; it++) {
-    goro_chan *ch[2] = {mkchan(sizeof(int), cap), mkchan(sizeof(int), cap)};
-    goro_chan *gate = mkchan(0, 0);
-    goro_wg *wg = mkwg();
+    goro_chan *ch[2] = {chan_make_checked(sizeof(int), cap), chan_make_checked(sizeof(int), cap)};
+    goro_chan *gate = chan_make_checked(0, 0);
+    goro_wg *wg = wg_make_checked();
     struct gated g[2] = {{gate, {.c = ch[0], .value = 1}}, {gate, {.c = ch[1], .value = 2}}};
     struct op opener = {.c = gate, .delay = (it % 3) * GORO_MILLISECOND};
-    spawn(wg, gated_send, &g[0]);
-    spawn(wg, gated_send, &g[1]);
-    spawn(wg, close_op, &opener);
+    wg_go_checked(wg, gated_send, &g[0]);
+    wg_go_checked(wg, gated_send, &g[1]);
+    wg_go_checked(wg, close_op, &opener);
 
     int v[2] = {-1, -1};
     goro_case cs[2] = {GORO_RECV_CASE(ch[0], &v[0]), GORO_RECV_CASE(ch[1], &v[1])};
@@ -633,14 +548,14 @@ START_TEST(test_select_send_completes_exactly_one_of_two_racing_receivers)
 {
   size_t cap = test_caps[_i];
   for (int it = 0; it < 200; it++) {
-    goro_chan *ch[2] = {mkchan(sizeof(int), cap), mkchan(sizeof(int), cap)};
-    goro_chan *gate = mkchan(0, 0);
-    goro_wg *wg = mkwg();
+    goro_chan *ch[2] = {chan_make_checked(sizeof(int), cap), chan_make_checked(sizeof(int), cap)};
+    goro_chan *gate = chan_make_checked(0, 0);
+    goro_wg *wg = wg_make_checked();
     struct gated g[2] = {{gate, {.c = ch[0], .value = -1}}, {gate, {.c = ch[1], .value = -1}}};
     struct op opener = {.c = gate, .delay = (it % 3) * GORO_MILLISECOND};
-    spawn(wg, gated_recv, &g[0]);
-    spawn(wg, gated_recv, &g[1]);
-    spawn(wg, close_op, &opener);
+    wg_go_checked(wg, gated_recv, &g[0]);
+    wg_go_checked(wg, gated_recv, &g[1]);
+    wg_go_checked(wg, close_op, &opener);
 
     int s[2] = {10, 20};
     goro_case cs[2] = {GORO_SEND_CASE(ch[0], &s[0]), GORO_SEND_CASE(ch[1], &s[1])};
@@ -672,7 +587,7 @@ END_TEST
 START_TEST(test_select_recv_on_closed_channel_is_ready_with_ok_false)
 {
   size_t cap = test_caps[_i];
-  goro_chan *c = mkchan(sizeof(int), cap), *never = mkchan(sizeof(int), 0);
+  goro_chan *c = chan_make_checked(sizeof(int), cap), *never = chan_make_checked(sizeof(int), 0);
   fill(c, cap < 2 ? cap : 2, 50);
   ck_assert_int_eq(goro_chan_close(c), 0);
   int v = -1, nv = -1;
@@ -701,7 +616,7 @@ END_TEST
 START_TEST(test_select_send_on_closed_channel_is_chosen_with_ok_false)
 {
   size_t cap = test_caps[_i];
-  goro_chan *c = mkchan(sizeof(int), cap), *never = mkchan(sizeof(int), 0);
+  goro_chan *c = chan_make_checked(sizeof(int), cap), *never = chan_make_checked(sizeof(int), 0);
   ck_assert_int_eq(goro_chan_close(c), 0);
   int s = 8, nv = -1;
   goro_case cs[2] = {GORO_RECV_CASE(never, &nv), GORO_SEND_CASE(c, &s)};
@@ -725,10 +640,10 @@ END_TEST
 START_TEST(test_select_blocked_recv_woken_by_close_reports_not_ok)
 {
   size_t cap = test_caps[_i];
-  goro_chan *a = mkchan(sizeof(int), cap), *b = mkchan(sizeof(int), cap);
-  goro_wg *wg = mkwg();
+  goro_chan *a = chan_make_checked(sizeof(int), cap), *b = chan_make_checked(sizeof(int), cap);
+  goro_wg *wg = wg_make_checked();
   struct op closer = {.c = b, .delay = 30 * MS};
-  spawn(wg, close_op, &closer);
+  wg_go_checked(wg, close_op, &closer);
   int va = -1, vb = 0x5a5a;
   goro_case cs[2] = {GORO_RECV_CASE(a, &va), GORO_RECV_CASE(b, &vb)};
   cs[1].ok = true;
@@ -749,11 +664,11 @@ END_TEST
 START_TEST(test_select_blocked_send_woken_by_close_reports_not_ok_and_sends_nothing)
 {
   size_t cap = test_caps[_i];
-  goro_chan *c = mkchan(sizeof(int), cap), *never = mkchan(sizeof(int), 0);
+  goro_chan *c = chan_make_checked(sizeof(int), cap), *never = chan_make_checked(sizeof(int), 0);
   fill(c, cap, 300);
-  goro_wg *wg = mkwg();
+  goro_wg *wg = wg_make_checked();
   struct op closer = {.c = c, .delay = 30 * MS};
-  spawn(wg, close_op, &closer);
+  wg_go_checked(wg, close_op, &closer);
   int s = 9, nv = -1;
   goro_case cs[2] = {GORO_RECV_CASE(never, &nv), GORO_SEND_CASE(c, &s)};
   cs[1].ok = true;
@@ -780,11 +695,11 @@ END_TEST
 START_TEST(test_select_sets_ok_true_on_successful_send_and_recv)
 {
   size_t cap = test_caps[_i];
-  goro_chan *c = mkchan(sizeof(int), cap);
-  goro_wg *wg = mkwg();
+  goro_chan *c = chan_make_checked(sizeof(int), cap);
+  goro_wg *wg = wg_make_checked();
   /* Blocking send, completed by a late receiver. */
   struct op rx = {.c = c, .delay = 20 * MS, .value = -1};
-  spawn(wg, recv_op, &rx);
+  wg_go_checked(wg, recv_op, &rx);
   int s = 71;
   goro_case sc = GORO_SEND_CASE(c, &s);
   sc.ok = false;
@@ -794,7 +709,7 @@ START_TEST(test_select_sets_ok_true_on_successful_send_and_recv)
   ck_assert_int_eq(rx.value, 71);
   /* Blocking receive, completed by a late sender. */
   struct op tx = {.c = c, .delay = 20 * MS, .value = 72};
-  spawn(wg, send_op, &tx);
+  wg_go_checked(wg, send_op, &tx);
   int r = -1;
   goro_case rc = GORO_RECV_CASE(c, &r);
   rc.ok = false;
@@ -810,10 +725,10 @@ END_TEST
 START_TEST(test_select_recv_with_null_elem_discards_the_value)
 {
   size_t cap = test_caps[_i];
-  goro_chan *c = mkchan(sizeof(int), cap);
-  goro_wg *wg = mkwg();
+  goro_chan *c = chan_make_checked(sizeof(int), cap);
+  goro_wg *wg = wg_make_checked();
   struct op tx = {.c = c, .delay = 10 * MS, .value = 5};
-  spawn(wg, send_op, &tx);
+  wg_go_checked(wg, send_op, &tx);
   goro_case rc = GORO_RECV_CASE(c, NULL);
   ck_assert_int_eq(goro_select(&rc, 1, GORO_FOREVER), 0);
   ck_assert(rc.ok);
@@ -852,10 +767,10 @@ zero_size_receiver(void *arg)
 START_TEST(test_select_on_zero_size_element_channels)
 {
   size_t cap = test_caps[_i];
-  goro_chan *c = mkchan(0, cap), *idle = mkchan(0, 0);
-  goro_wg *wg = mkwg();
+  goro_chan *c = chan_make_checked(0, cap), *idle = chan_make_checked(0, 0);
+  goro_wg *wg = wg_make_checked();
   struct zsz z = {.c = c, .n = 100};
-  spawn(wg, zero_size_receiver, &z);
+  wg_go_checked(wg, zero_size_receiver, &z);
   for (int i = 0; i < 100; i++) {
     goro_case cs[2] = {GORO_RECV_CASE(idle, NULL), GORO_SEND_CASE(c, NULL)};
     ck_assert_int_eq(goro_select(cs, 2, GORO_FOREVER), 1);
@@ -902,9 +817,10 @@ big_sender(void *arg)
 START_TEST(test_select_copies_whole_large_elements)
 {
   size_t cap = test_caps[_i];
-  goro_chan *c = mkchan(sizeof(struct big), cap), *idle = mkchan(sizeof(struct big), 0);
-  goro_wg *wg = mkwg();
-  spawn(wg, big_sender, c);
+  goro_chan *c = chan_make_checked(sizeof(struct big), cap),
+            *idle = chan_make_checked(sizeof(struct big), 0);
+  goro_wg *wg = wg_make_checked();
+  wg_go_checked(wg, big_sender, c);
   struct big b, junk;
   memset(&b, 0, sizeof b);
   memset(&junk, 0xee, sizeof junk);
@@ -947,16 +863,16 @@ START_TEST(test_select_over_many_channels_returns_the_ready_index)
   int vals[N];
   goro_case cs[N];
   for (int k = 0; k < N; k++) {
-    chans[k] = mkchan(sizeof(int), k % 3 == 0 ? 0 : (size_t)k % 3);
+    chans[k] = chan_make_checked(sizeof(int), k % 3 == 0 ? 0 : (size_t)k % 3);
     vals[k] = -1;
     cs[k] = GORO_RECV_CASE(chans[k], &vals[k]);
   }
-  goro_wg *wg = mkwg();
+  goro_wg *wg = wg_make_checked();
   unsigned seed = 12345;
   for (int it = 0; it < 50; it++) {
     seed = seed * 1103515245u + 12345u;
     struct pick p = {chans, (int)((seed >> 8) % N)};
-    spawn(wg, pick_sender, &p);
+    wg_go_checked(wg, pick_sender, &p);
     int i = goro_select(cs, N, GORO_FOREVER);
     ck_assert_int_eq(i, p.which);
     ck_assert_int_eq(vals[i], 1000 + i);
@@ -977,7 +893,8 @@ END_TEST
 START_TEST(test_select_times_out_not_before_the_timeout)
 {
   size_t cap = test_caps[_i];
-  goro_chan *empty = mkchan(sizeof(int), cap), *full = mkchan(sizeof(int), cap);
+  goro_chan *empty = chan_make_checked(sizeof(int), cap),
+            *full = chan_make_checked(sizeof(int), cap);
   fill(full, cap, 40);
   static const int64_t timeouts[] = {1 * MS, 20 * MS, 100 * MS};
   int r = -1, s = 99;
@@ -1010,10 +927,10 @@ END_TEST
 START_TEST(test_select_with_timeout_returns_a_case_that_becomes_ready_in_time)
 {
   size_t cap = test_caps[_i];
-  goro_chan *c = mkchan(sizeof(int), cap);
-  goro_wg *wg = mkwg();
+  goro_chan *c = chan_make_checked(sizeof(int), cap);
+  goro_wg *wg = wg_make_checked();
   struct op tx = {.c = c, .delay = 20 * MS, .value = 17};
-  spawn(wg, send_op, &tx);
+  wg_go_checked(wg, send_op, &tx);
   int r = -1;
   goro_case rc = GORO_RECV_CASE(c, &r);
   int64_t t0 = mono_ns();
@@ -1039,10 +956,10 @@ END_TEST
 /* A huge timeout must not overflow into "already expired". */
 START_TEST(test_select_with_huge_timeout_waits_like_forever)
 {
-  goro_chan *c = mkchan(sizeof(int), 0);
-  goro_wg *wg = mkwg();
+  goro_chan *c = chan_make_checked(sizeof(int), 0);
+  goro_wg *wg = wg_make_checked();
   struct op tx = {.c = c, .delay = 50 * MS, .value = 3};
-  spawn(wg, send_op, &tx);
+  wg_go_checked(wg, send_op, &tx);
   int r = -1;
   goro_case rc = GORO_RECV_CASE(c, &r);
   ck_assert_int_eq(goro_select(&rc, 1, INT64_MAX), 0);
@@ -1062,11 +979,11 @@ START_TEST(test_select_chooses_uniformly_among_ready_recv_cases)
   enum { K = 3, TRIALS = 30000 };
   goro_chan *ready[K], *never[2];
   for (int k = 0; k < K; k++) {
-    ready[k] = mkchan(sizeof(int), 1);
+    ready[k] = chan_make_checked(sizeof(int), 1);
     fill(ready[k], 1, k);
   }
   for (int k = 0; k < 2; k++)
-    never[k] = mkchan(sizeof(int), 0);
+    never[k] = chan_make_checked(sizeof(int), 0);
   int v = -1;
   goro_case cs[6] = {GORO_RECV_CASE(never[0], &v), GORO_RECV_CASE(never[1], &v),
                      GORO_RECV_CASE(NULL, &v),     GORO_RECV_CASE(ready[0], &v),
@@ -1095,8 +1012,8 @@ START_TEST(test_select_chooses_uniformly_among_ready_send_cases)
   enum { K = 3, TRIALS = 30000 };
   goro_chan *room[K];
   for (int k = 0; k < K; k++)
-    room[k] = mkchan(sizeof(int), 1);
-  goro_chan *full = mkchan(sizeof(int), 1);
+    room[k] = chan_make_checked(sizeof(int), 1);
+  goro_chan *full = chan_make_checked(sizeof(int), 1);
   fill(full, 1, 0);
   int s[K] = {0, 1, 2}, z = 9;
   goro_case cs[4] = {GORO_SEND_CASE(room[0], &s[0]), GORO_SEND_CASE(full, &z),
@@ -1124,7 +1041,7 @@ END_TEST
 START_TEST(test_select_chooses_uniformly_among_duplicate_cases)
 {
   enum { K = 3, TRIALS = 30000 };
-  goro_chan *c = mkchan(sizeof(int), 4);
+  goro_chan *c = chan_make_checked(sizeof(int), 4);
   int v[K];
   goro_case cs[K];
   for (int k = 0; k < K; k++)
@@ -1169,11 +1086,11 @@ START_TEST(test_select_two_sends_on_one_channel_deliver_pseudo_randomly)
   enum { N = 100 };
   static const size_t caps[] = {0, N};
   for (int ci = 0; ci < 2; ci++) {
-    goro_chan *c = mkchan(sizeof(int), caps[ci]);
+    goro_chan *c = chan_make_checked(sizeof(int), caps[ci]);
     int got[N];
     struct prs p = {c, N, got};
-    goro_wg *wg = mkwg();
-    spawn(wg, prs_receiver, &p);
+    goro_wg *wg = wg_make_checked();
+    wg_go_checked(wg, prs_receiver, &p);
     int one = 1, zero = 0;
     for (int i = 0; i < N; i++) {
       goro_case cs[2] = {GORO_SEND_CASE(c, &one), GORO_SEND_CASE(c, &zero)};
@@ -1250,13 +1167,14 @@ handon_receiver(void *arg)
 START_TEST(test_select_woken_for_a_buffered_case_passes_the_wakeup_on)
 {
   long n = (long)scaled(20000);
-  struct handon h = {
-      .x = mkchan(sizeof(int), 2), .y = mkchan(sizeof(int), 1), .done = mkchan(0, 0)};
+  struct handon h = {.x = chan_make_checked(sizeof(int), 2),
+                     .y = chan_make_checked(sizeof(int), 1),
+                     .done = chan_make_checked(0, 0)};
   atomic_init(&h.got_x, 0);
   atomic_init(&h.got_y, 0);
-  goro_wg *wg = mkwg();
+  goro_wg *wg = wg_make_checked();
   for (int i = 0; i < HANDON_RECEIVERS; i++)
-    spawn(wg, handon_receiver, &h);
+    wg_go_checked(wg, handon_receiver, &h);
   long sent_y = 0;
   for (long i = 0; i < n; i++) {
     int v = (int)i;
@@ -1313,11 +1231,12 @@ START_TEST(test_select_leaving_by_another_case_wakes_the_next_receiver)
 {
   int by_y = 0;
   for (int round = 0; round < 100; round++) {
-    struct kick_round r = {mkchan(sizeof(int), 1), mkchan(sizeof(int), 1), mkchan(0, 0), -1};
-    goro_wg *ws = mkwg(), *wp = mkwg();
-    spawn(ws, kick_selector, &r);
+    struct kick_round r = {chan_make_checked(sizeof(int), 1), chan_make_checked(sizeof(int), 1),
+                           chan_make_checked(0, 0), -1};
+    goro_wg *ws = wg_make_checked(), *wp = wg_make_checked();
+    wg_go_checked(ws, kick_selector, &r);
     nap(5 * MS); /* the select queues on x first */
-    spawn(wp, kick_plain, &r);
+    wg_go_checked(wp, kick_plain, &r);
     nap(5 * MS);
     int v = round;
     ck_assert_int_eq(goro_chan_send(r.x, &v), 0);
@@ -1404,15 +1323,15 @@ run_nonblock_select_race(int second_closes)
   int64_t select_ns = 2000; /* running mean of the select's duration */
   goro_chan *pad[RACE_PAD];
   for (int k = 0; k < RACE_PAD; k++)
-    pad[k] = mkchan(sizeof(int), 0);
+    pad[k] = chan_make_checked(sizeof(int), 0);
   struct nbrace r = {.pad = pad};
   atomic_init(&r.phase, PH_IDLE);
-  goro_wg *wg = mkwg();
-  spawn(wg, nonblocking_select_rounds, &r);
+  goro_wg *wg = wg_make_checked();
+  wg_go_checked(wg, nonblocking_select_rounds, &r);
   int failures = 0;
   for (int i = 0; i < N; i++) {
-    r.c1 = mkchan(sizeof(int), 1);
-    r.c2 = mkchan(sizeof(int), second_closes ? 0 : 1);
+    r.c1 = chan_make_checked(sizeof(int), 1);
+    r.c2 = chan_make_checked(sizeof(int), second_closes ? 0 : 1);
     int one = 1;
     ck_assert_int_eq(goro_chan_send(r.c1, &one), 0);
     atomic_store(&r.phase, PH_GO);
@@ -1476,14 +1395,14 @@ nonblocking_recv_one(void *arg)
 START_TEST(test_nonblocking_recv_never_misses_a_channel_being_closed)
 {
   const int N = (int)scaled(5000);
-  goro_chan *done = mkchan(sizeof(int), 1);
-  goro_wg *wg = mkwg();
+  goro_chan *done = chan_make_checked(sizeof(int), 1);
+  goro_wg *wg = wg_make_checked();
   int failures = 0;
   for (int i = 0; i < N; i++) {
-    struct nbrecv r = {mkchan(sizeof(int), 1), done};
+    struct nbrecv r = {chan_make_checked(sizeof(int), 1), done};
     int one = 1, ok = 0;
     ck_assert_int_eq(goro_chan_send(r.c, &one), 0);
-    spawn(wg, nonblocking_recv_one, &r);
+    wg_go_checked(wg, nonblocking_recv_one, &r);
     int rc = goro_chan_close(r.c);
     goro_chan_recv(r.c, NULL);
     ck_assert_int_eq(rc, 0);
@@ -1525,13 +1444,14 @@ dup_selector(void *arg)
 
 START_TEST(test_select_duplicate_recv_channel_leaves_queue_intact)
 {
-  goro_chan *c = mkchan(sizeof(int), 0), *d = mkchan(sizeof(int), 0), *e = mkchan(sizeof(int), 0);
-  goro_wg *wg = mkwg();
+  goro_chan *c = chan_make_checked(sizeof(int), 0), *d = chan_make_checked(sizeof(int), 0),
+            *e = chan_make_checked(sizeof(int), 0);
+  goro_wg *wg = wg_make_checked();
   struct dup_a a = {c, d, e, -100, -1};
-  spawn(wg, dup_selector, &a);
+  wg_go_checked(wg, dup_selector, &a);
   nap(10 * MS); /* A queues first on c (twice) */
   struct op b = {.c = c, .value = -1};
-  spawn(wg, recv_op, &b);
+  wg_go_checked(wg, recv_op, &b);
   nap(10 * MS); /* then B queues on c */
 
   int seven = 7, nine = -1, eight = 8;
@@ -1592,11 +1512,12 @@ i2075_send_c2(void *arg)
 
 START_TEST(test_select_losing_case_queue_stays_usable)
 {
-  struct i2075 s = {mkchan(sizeof(bool), 0), mkchan(sizeof(bool), 0), mkchan(sizeof(bool), 0), 0};
-  goro_wg *wg = mkwg();
-  spawn(wg, i2075_recv_c1, &s);
-  spawn(wg, i2075_selector, &s);
-  spawn(wg, i2075_send_c2, &s);
+  struct i2075 s = {chan_make_checked(sizeof(bool), 0), chan_make_checked(sizeof(bool), 0),
+                    chan_make_checked(sizeof(bool), 0), 0};
+  goro_wg *wg = wg_make_checked();
+  wg_go_checked(wg, i2075_recv_c1, &s);
+  wg_go_checked(wg, i2075_selector, &s);
+  wg_go_checked(wg, i2075_send_c2, &s);
   bool yes = true;
   ck_assert_int_eq(goro_chan_recv(s.c3, NULL), 1);
   ck_assert_int_eq(s.bad, 0);
@@ -1618,14 +1539,14 @@ END_TEST
 START_TEST(test_select_duplicate_cases_on_one_channel_complete_once)
 {
   size_t cap = test_caps[_i];
-  goro_chan *c = mkchan(sizeof(int), cap);
-  goro_wg *wg = mkwg();
+  goro_chan *c = chan_make_checked(sizeof(int), cap);
+  goro_wg *wg = wg_make_checked();
 
   /* Three receive cases, one blocked select, one sender. */
   int v[3] = {-1, -1, -1};
   goro_case rc[3] = {GORO_RECV_CASE(c, &v[0]), GORO_RECV_CASE(c, &v[1]), GORO_RECV_CASE(c, &v[2])};
   struct op tx = {.c = c, .delay = 20 * MS, .value = 4};
-  spawn(wg, send_op, &tx);
+  wg_go_checked(wg, send_op, &tx);
   int i = goro_select(rc, 3, GORO_FOREVER);
   ck_assert_msg(i >= 0 && i < 3, "select returned %d", i);
   ck_assert_int_eq(v[i], 4);
@@ -1641,7 +1562,7 @@ START_TEST(test_select_duplicate_cases_on_one_channel_complete_once)
   int s[3] = {1, 2, 3};
   goro_case sc[3] = {GORO_SEND_CASE(c, &s[0]), GORO_SEND_CASE(c, &s[1]), GORO_SEND_CASE(c, &s[2])};
   struct op rx = {.c = c, .delay = 20 * MS, .value = -1};
-  spawn(wg, recv_op, &rx);
+  wg_go_checked(wg, recv_op, &rx);
   i = goro_select(sc, 3, GORO_FOREVER);
   ck_assert_msg(i >= 0 && i < 3, "select returned %d", i);
   goro_wg_wait(wg);
@@ -1671,7 +1592,7 @@ END_TEST
  * receive; alone on an unbuffered channel it can only time out. */
 START_TEST(test_select_alone_with_send_and_recv_on_one_channel_never_pairs)
 {
-  goro_chan *c = mkchan(sizeof(int), 0);
+  goro_chan *c = chan_make_checked(sizeof(int), 0);
   int s = 1, r = -1;
   goro_case cs[2] = {GORO_SEND_CASE(c, &s), GORO_RECV_CASE(c, &r)};
   ck_assert_int_eq(goro_select(cs, 2, 0), GORO_EAGAIN);
@@ -1685,20 +1606,20 @@ END_TEST
  * completes its send case, a plain sender its receive case. */
 START_TEST(test_select_send_and_recv_on_one_channel_pair_with_partners)
 {
-  goro_chan *c = mkchan(sizeof(int), 0);
-  goro_wg *wg = mkwg();
+  goro_chan *c = chan_make_checked(sizeof(int), 0);
+  goro_wg *wg = wg_make_checked();
   int s = 1, r = -1;
   goro_case cs[2] = {GORO_SEND_CASE(c, &s), GORO_RECV_CASE(c, &r)};
 
   struct op rx = {.c = c, .delay = 20 * MS, .value = -1};
-  spawn(wg, recv_op, &rx);
+  wg_go_checked(wg, recv_op, &rx);
   ck_assert_int_eq(goro_select(cs, 2, GORO_FOREVER), 0);
   goro_wg_wait(wg);
   ck_assert_int_eq(rx.value, 1);
   ck_assert_int_eq(r, -1);
 
   struct op tx = {.c = c, .delay = 20 * MS, .value = 2};
-  spawn(wg, send_op, &tx);
+  wg_go_checked(wg, send_op, &tx);
   ck_assert_int_eq(goro_select(cs, 2, GORO_FOREVER), 1);
   ck_assert_int_eq(r, 2);
   goro_wg_wait(wg);
@@ -1706,7 +1627,7 @@ START_TEST(test_select_send_and_recv_on_one_channel_pair_with_partners)
 
   /* Buffered: an empty buffer allows only the send; a full one only the
    * receive. */
-  goro_chan *b = mkchan(sizeof(int), 1);
+  goro_chan *b = chan_make_checked(sizeof(int), 1);
   goro_case bs[2] = {GORO_RECV_CASE(b, &r), GORO_SEND_CASE(b, &s)};
   for (int i = 0; i < 20; i++) {
     s = i;
@@ -1758,11 +1679,11 @@ self_selector(void *arg)
 START_TEST(test_self_select_never_receives_own_send)
 {
   size_t cap = test_caps[_i];
-  goro_chan *c = mkchan(sizeof(int), cap);
-  goro_wg *wg = mkwg();
+  goro_chan *c = chan_make_checked(sizeof(int), cap);
+  goro_wg *wg = wg_make_checked();
   struct selfsel s[2] = {{c, 0, cap}, {c, 1, cap}};
-  spawn(wg, self_selector, &s[0]);
-  spawn(wg, self_selector, &s[1]);
+  wg_go_checked(wg, self_selector, &s[0]);
+  wg_go_checked(wg, self_selector, &s[1]);
   goro_wg_wait(wg);
   assert_no_bg_failures();
   goro_wg_free(wg);
@@ -1817,14 +1738,14 @@ START_TEST(test_doubleselect_never_delivers_a_value_twice)
   doubleselect_n = (int)scaled(20000);
   struct dsel d;
   for (int k = 0; k < 4; k++)
-    d.c[k] = mkchan(sizeof(int), 0);
-  d.merged = mkchan(sizeof(int), 0);
-  goro_wg *wg = mkwg();
+    d.c[k] = chan_make_checked(sizeof(int), 0);
+  d.merged = chan_make_checked(sizeof(int), 0);
+  goro_wg *wg = wg_make_checked();
   struct dsmux m[4];
-  spawn(wg, ds_sender, &d);
+  wg_go_checked(wg, ds_sender, &d);
   for (int k = 0; k < 4; k++) {
     m[k] = (struct dsmux){d.c[k], d.merged};
-    spawn(wg, ds_mux, &m[k]);
+    wg_go_checked(wg, ds_mux, &m[k]);
   }
   ck_assert_int_eq(goro_closer(wg, d.merged), 0);
 
@@ -1952,21 +1873,21 @@ START_TEST(test_select_stress_loses_and_duplicates_no_value)
 {
   stress_n = (int)scaled(5000);
   struct stress s;
-  s.c[0] = mkchan(sizeof(int), 0);
-  s.c[1] = mkchan(sizeof(int), 0);
-  s.c[2] = mkchan(sizeof(int), 2);
-  s.c[3] = mkchan(sizeof(int), 3);
+  s.c[0] = chan_make_checked(sizeof(int), 0);
+  s.c[1] = chan_make_checked(sizeof(int), 0);
+  s.c[2] = chan_make_checked(sizeof(int), 2);
+  s.c[3] = chan_make_checked(sizeof(int), 3);
   s.seen = calloc(4 * 2 * stress_n, sizeof *s.seen);
   ck_assert_ptr_nonnull(s.seen);
-  goro_wg *wg = mkwg();
+  goro_wg *wg = wg_make_checked();
   struct stress_one one[4];
   for (int k = 0; k < 4; k++) {
     one[k] = (struct stress_one){&s, k};
-    spawn(wg, stress_plain_sender, &one[k]);
-    spawn(wg, stress_plain_receiver, &one[k]);
+    wg_go_checked(wg, stress_plain_sender, &one[k]);
+    wg_go_checked(wg, stress_plain_receiver, &one[k]);
   }
-  spawn(wg, stress_select_sender, &s);
-  spawn(wg, stress_select_receiver, &s);
+  wg_go_checked(wg, stress_select_sender, &s);
+  wg_go_checked(wg, stress_select_receiver, &s);
   goro_wg_wait(wg);
   assert_no_bg_failures();
   int lost = 0, dup = 0;

@@ -40,15 +40,6 @@
 
 static uint64_t stress_seed; /* chosen once in main, before any test forks */
 
-/* CK_TIMEOUT_MULTIPLIER (sanitized builds set it), at least 1. */
-static double
-slowness(void)
-{
-  const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
-  double f = s != NULL ? strtod(s, NULL) : 1.0;
-  return f >= 1.0 ? f : 1.0;
-}
-
 static uint64_t
 splitmix64(uint64_t x)
 {

@@ -12,83 +12,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define MS GORO_MILLISECOND
-
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-
-/* Lateness allowed for a timer: 500 ms on a loaded 2-core CI machine, twice
- * that under sanitizers; GORO_TEST_SLACK_MS overrides (valgrind). Never
- * firing early is checked exactly. */
-static int64_t
-slack_ns(void)
-{
-  const char *s = getenv("GORO_TEST_SLACK_MS");
-  if (s != NULL && *s != '\0')
-    return strtoll(s, NULL, 10) * MS;
-#ifdef SANITIZED
-  return 1000 * MS;
-#else
-  return 500 * MS;
-#endif
-}
-#define SLACK slack_ns()
-
 /* ---- helpers ----------------------------------------------------------- */
-
-static atomic_int bg_failures;
-
-#define BG_FAIL(...)                                                                               \
-  do {                                                                                             \
-    fprintf(stderr, __VA_ARGS__);                                                                  \
-    fputc('\n', stderr);                                                                           \
-    atomic_fetch_add(&bg_failures, 1);                                                             \
-  } while (0)
-
-static void
-assert_no_bg_failures(void)
-{
-  int n = atomic_load(&bg_failures);
-  ck_assert_msg(n == 0, "%d failure(s) in goroutines (see stderr)", n);
-}
-
-/* The monotonic clock read directly, to check goro_now against. */
-static int64_t
-mono_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * GORO_SECOND + ts.tv_nsec;
-}
-
-/* Sleep without goro. */
-static void
-nap(int64_t ns)
-{
-  struct timespec ts = {.tv_sec = ns / GORO_SECOND, .tv_nsec = ns % GORO_SECOND};
-  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-  }
-}
-
-static goro_wg *
-mkwg(void)
-{
-  goro_wg *wg = goro_wg_make();
-  ck_assert_ptr_nonnull(wg);
-  return wg;
-}
-
-static void
-spawn(goro_wg *wg, goro_fn *fn, void *arg)
-{
-  int rc = goro_wg_go(wg, fn, arg);
-  ck_assert_msg(rc == 0, "goro_wg_go: %s", goro_strerror(rc));
-}
 
 /* Receive one int64_t from c, failing after `limit` ns. */
 static int64_t
@@ -151,9 +75,9 @@ START_TEST(test_now_is_monotonic_across_goroutines)
 {
   goro_chan *c = goro_chan_make(sizeof(int64_t), 0);
   ck_assert_ptr_nonnull(c);
-  goro_wg *wg = mkwg();
+  goro_wg *wg = wg_make_checked();
   struct stamp s = {c};
-  spawn(wg, send_now, &s);
+  wg_go_checked(wg, send_now, &s);
   for (int i = 0; i < 500; i++) {
     int64_t t;
     ck_assert_int_eq(goro_chan_recv(c, &t), 1);
@@ -219,9 +143,9 @@ START_TEST(test_sleeping_goroutines_sleep_at_the_same_time)
   enum { N = 16 };
   const int64_t d = 250 * MS;
   struct sleeper z[N];
-  goro_wg *wg = mkwg();
+  goro_wg *wg = wg_make_checked();
   for (int i = 0; i < N; i++)
-    spawn(wg, sleep_250ms, &z[i]);
+    wg_go_checked(wg, sleep_250ms, &z[i]);
   goro_wg_wait(wg);
   int64_t last_start = 0, last_end = 0;
   for (int i = 0; i < N; i++) {
@@ -387,10 +311,10 @@ START_TEST(test_after_from_many_goroutines_fires_each_not_before_its_duration)
 {
   enum { N = 64 };
   struct waiter w[N];
-  goro_wg *wg = mkwg();
+  goro_wg *wg = wg_make_checked();
   for (int i = 0; i < N; i++) {
     w[i].d = (int64_t)((i * 37) % 50 + 1) * MS;
-    spawn(wg, await_after, &w[i]);
+    wg_go_checked(wg, await_after, &w[i]);
   }
   goro_wg_wait(wg);
   assert_no_bg_failures();
@@ -661,9 +585,9 @@ START_TEST(test_ticker_in_a_select_loop_until_done_is_closed)
   goro_chan *done = goro_chan_make(0, 0);
   ck_assert_ptr_nonnull(done);
   struct tick_loop l = {goro_ticker_chan(t), done, 0};
-  goro_wg *wg = mkwg();
+  goro_wg *wg = wg_make_checked();
   int64_t m0 = mono_ns();
-  spawn(wg, tick_counter, &l);
+  wg_go_checked(wg, tick_counter, &l);
   nap(200 * MS);
   ck_assert_int_eq(goro_chan_close(done), 0);
   goro_wg_wait(wg);

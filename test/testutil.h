@@ -8,7 +8,10 @@
 #define GORO_TESTUTIL_H
 
 #include <check.h>
+#include <errno.h>
 #include <goro.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -96,6 +99,115 @@ scaled(size_t n)
     f = 1.0;
   size_t m = (size_t)((double)n * f);
   return m > 0 ? m : 1;
+}
+
+/* CK_TIMEOUT_MULTIPLIER (sanitized builds set it), at least 1. */
+static inline double
+slowness(void)
+{
+  const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
+  double f = s != NULL ? strtod(s, NULL) : 1.0;
+  return f >= 1.0 ? f : 1.0;
+}
+
+/* A new WaitGroup; the test fails if goro_wg_make returns NULL. */
+static inline goro_wg *
+wg_make_checked(void)
+{
+  goro_wg *wg = goro_wg_make();
+  ck_assert_ptr_nonnull(wg);
+  return wg;
+}
+
+/* A new channel of elemsize-byte elements and capacity cap; the test fails
+ * if goro_chan_make returns NULL. */
+static inline goro_chan *
+chan_make_checked(size_t elemsize, size_t cap)
+{
+  goro_chan *c = goro_chan_make(elemsize, cap);
+  ck_assert_ptr_nonnull(c);
+  return c;
+}
+
+/* goro_go(fn, arg); the test fails if it does not return 0. */
+static inline void
+go_checked(goro_fn *fn, void *arg)
+{
+  int rc = goro_go(fn, arg);
+  ck_assert_msg(rc == 0, "goro_go: %s", goro_strerror(rc));
+}
+
+/* goro_wg_go(wg, fn, arg): add 1 to wg, run fn(arg) in a goroutine, done
+ * when it returns; the test fails if goro_wg_go does not return 0. */
+static inline void
+wg_go_checked(goro_wg *wg, goro_fn *fn, void *arg)
+{
+  int rc = goro_wg_go(wg, fn, arg);
+  ck_assert_msg(rc == 0, "goro_wg_go: %s", goro_strerror(rc));
+}
+
+/* Failures seen by goroutines, where a ck_assert would not reach the
+ * test's result; checked by the test's own thread. A function-local
+ * static, so suites that never fail in goroutines carry no unused
+ * variable. Every test runs in its own forked process, starting at 0. */
+static inline atomic_int *
+bg_failures(void)
+{
+  static atomic_int n;
+  return &n;
+}
+
+/* Report a failure from a goroutine: print the printf-style message and a
+ * newline to stderr and count it for assert_no_bg_failures. */
+#define BG_FAIL(...)                                                                               \
+  do {                                                                                             \
+    fprintf(stderr, __VA_ARGS__);                                                                  \
+    fputc('\n', stderr);                                                                           \
+    atomic_fetch_add(bg_failures(), 1);                                                            \
+  } while (0)
+
+/* Fail the test if any goroutine reported a failure with BG_FAIL. */
+static inline void
+assert_no_bg_failures(void)
+{
+  int n = atomic_load(bg_failures());
+  ck_assert_msg(n == 0, "%d failure(s) in goroutines (see stderr)", n);
+}
+
+/* One millisecond in goro time (nanoseconds). */
+#define MS GORO_MILLISECOND
+
+/* Lateness allowed for a timeout or a timer: 500 ms on a loaded 2-core CI
+ * machine, twice that under sanitizers; GORO_TEST_SLACK_MS overrides
+ * (valgrind). Never firing early is checked exactly. */
+static inline int64_t
+slack_ns(void)
+{
+  const char *s = getenv("GORO_TEST_SLACK_MS");
+  if (s != NULL && *s != '\0')
+    return strtoll(s, NULL, 10) * MS;
+  return (UNDER_TSAN || UNDER_ASAN) ? 1000 * MS : 500 * MS;
+}
+#define SLACK slack_ns()
+
+/* The monotonic clock read directly, independent of goro_now, so tests
+ * can check goro_now against it. */
+static inline int64_t
+mono_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * GORO_SECOND + ts.tv_nsec;
+}
+
+/* Sleep ns nanoseconds without goro, so tests do not depend on goro_sleep;
+ * resumes after a signal. */
+static inline void
+nap(int64_t ns)
+{
+  struct timespec ts = {.tv_sec = ns / GORO_SECOND, .tv_nsec = ns % GORO_SECOND};
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+  }
 }
 
 #endif
