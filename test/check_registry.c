@@ -947,10 +947,13 @@ START_TEST(test_deadlock_main_blocked_on_channel_exits_2_with_dump)
 }
 END_TEST
 
-START_TEST(test_deadlock_goroutine_cycle_and_main_in_wg_wait_exits_2)
+/* A child in mode cycle or cycle_reused ends in the deadlock report, with
+ * the three goroutines, by name, and main in the dump. */
+static void
+assert_cycle_deadlock(const char *mode)
 {
   struct child ch;
-  child_start(&ch, "cycle", NULL);
+  child_start(&ch, mode, NULL);
   assert_child_exits_with(&ch, 2);
   ck_assert_msg(strstr(ch.out, DEADLOCK_MSG) != NULL, "stderr:\n%s", ch.out);
   for (int i = 0; i < 3; i++) {
@@ -966,6 +969,17 @@ START_TEST(test_deadlock_goroutine_cycle_and_main_in_wg_wait_exits_2)
   ck_assert_msg(e != NULL && strstr(e, "[WaitGroup wait, ") != NULL, "stderr:\n%s", ch.out);
   free(e);
   child_end(&ch);
+}
+
+START_TEST(test_deadlock_goroutine_cycle_and_main_in_wg_wait_exits_2)
+{
+  assert_cycle_deadlock("cycle");
+}
+END_TEST
+
+START_TEST(test_deadlock_among_goroutines_handed_to_reused_workers_exits_2)
+{
+  assert_cycle_deadlock("cycle_reused");
 }
 END_TEST
 
@@ -1126,6 +1140,7 @@ registry_suite(void)
   if (!UNDER_TSAN) {
     tcase_add_test(tc, test_deadlock_main_blocked_on_channel_exits_2_with_dump);
     tcase_add_test(tc, test_deadlock_goroutine_cycle_and_main_in_wg_wait_exits_2);
+    tcase_add_test(tc, test_deadlock_among_goroutines_handed_to_reused_workers_exits_2);
     tcase_add_test(tc, test_pending_timer_defers_deadlock_until_it_fires);
   } else {
     fprintf(stderr, "ThreadSanitizer: deadlock detection is off; its must-fire tests are "

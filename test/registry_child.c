@@ -15,6 +15,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,35 @@ mode_cycle(void)
   ready();
   goro_wg_wait(wg);
   return 3;
+}
+
+static atomic_int warm_done;
+
+static void
+warm_main(void *arg)
+{
+  (void)arg;
+  atomic_fetch_add(&warm_done, 1);
+}
+
+/* mode_cycle right after short goroutines have returned: their workers
+ * wait awake for work, so the cycle's goroutines are handed to them
+ * through the pool's hand-off ring, not started on new threads. main
+ * spins for them rather than sleep, which would give the workers time to
+ * fall asleep before it wakes. */
+static int
+mode_cycle_reused(void)
+{
+  for (int round = 1; round <= 100; round++) {
+    for (int i = 0; i < 2; i++) {
+      int rc = goro_go(warm_main, NULL);
+      if (rc != 0)
+        die("goro_go", rc);
+    }
+    while (atomic_load(&warm_done) < 2 * round)
+      sched_yield();
+  }
+  return mode_cycle();
 }
 
 /* A pending goro_after (fires in 1.5 s, nobody reads it) while main waits
@@ -354,6 +384,7 @@ static const struct {
 } modes[] = {
     {"recv", mode_recv},
     {"cycle", mode_cycle},
+    {"cycle_reused", mode_cycle_reused},
     {"after", mode_after},
     {"reader", mode_reader},
     {"select_timeout", mode_select_timeout},
