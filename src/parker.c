@@ -291,6 +291,17 @@ goro__spin_claimed_until(bool (*done)(void *), void *arg, int *relax)
 
 /* ---- sleeping ------------------------------------------------------------ */
 
+/* The deadline passed while the owner slept: back to EMPTY, unless an
+ * unpark swapped in NOTIFIED first (then the owner takes it). Returns
+ * whether one did. */
+static bool
+unparked_at_timeout(struct goro__parker *p)
+{
+  int expect = PARK_SLEEPING;
+  return !atomic_compare_exchange_strong_explicit(&p->state, &expect, PARK_EMPTY,
+                                                  memory_order_acq_rel, memory_order_acquire);
+}
+
 #if GORO__FUTEX
 
 void
@@ -341,11 +352,8 @@ goro__park_sleep(struct goro__parker *p, int64_t deadline)
   while (atomic_load_explicit(&p->state, memory_order_acquire) != PARK_NOTIFIED) {
     int rc = futex_wait(&p->state, PARK_SLEEPING, tsp);
     if (rc == ETIMEDOUT) {
-      expect = PARK_SLEEPING;
-      if (atomic_compare_exchange_strong_explicit(&p->state, &expect, PARK_EMPTY,
-                                                  memory_order_acq_rel, memory_order_acquire))
-        woken = false;
-      break; /* else NOTIFIED won the race: take it */
+      woken = unparked_at_timeout(p);
+      break;
     }
     GORO__ASSERT(rc == 0 || rc == EAGAIN || rc == EINTR);
   }
@@ -406,11 +414,8 @@ goro__park_sleep(struct goro__parker *p, int64_t deadline)
     }
     int rc = pthread_cond_timedwait(&p->cv, &p->mu, &ts);
     if (rc == ETIMEDOUT) {
-      expect = PARK_SLEEPING;
-      if (atomic_compare_exchange_strong_explicit(&p->state, &expect, PARK_EMPTY,
-                                                  memory_order_acq_rel, memory_order_acquire))
-        woken = false;
-      break; /* else NOTIFIED won the race: take it */
+      woken = unparked_at_timeout(p);
+      break;
     }
     check_rc(rc, "pthread_cond_timedwait");
   }
