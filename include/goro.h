@@ -114,24 +114,14 @@ typedef struct goro_case {
 
 /* A send case of c sending *p, a receive case of c into p (NULL
  * discards): goro_case values for an array literal. */
-#ifdef __cplusplus
-/* C++ has no compound literals: the same through an inline function. */
-static inline goro_case
-goro__case(goro_chan *c, int op, void *p)
-{
-  goro_case k = goro_case();
-  k.chan = c;
-  k.op = op;
-  k.elem = p;
-  return k;
-}
-#define GORO_SEND_CASE(c, p) goro__case((c), GORO_SEND, (void *)(p))
-#define GORO_RECV_CASE(c, p) goro__case((c), GORO_RECV, (p))
+#ifdef __cplusplus /* no compound literals: list-initialization (C++11) */
+#define GORO_SEND_CASE(c, p) (goro_case{(c), GORO_SEND, (void *)(p), false})
+#define GORO_RECV_CASE(c, p) (goro_case{(c), GORO_RECV, (p), false})
 #else
 #define GORO_SEND_CASE(c, p) ((goro_case){.chan = (c), .op = GORO_SEND, .elem = (void *)(p)})
 #define GORO_RECV_CASE(c, p) ((goro_case){.chan = (c), .op = GORO_RECV, .elem = (p)})
 #endif
-#define GORO_FOREVER         ((int64_t)-1)
+#define GORO_FOREVER ((int64_t)-1)
 
 /* Wait until one case can proceed, perform it and return its index; a
  * random one among several ready. Go: select.
