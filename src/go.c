@@ -165,7 +165,7 @@ goro__self_slow(void)
 bool
 goro__wait(struct goro__thread *t, int64_t deadline, bool spin)
 {
-  if (spin && goro__park_spin(&t->parker, false))
+  if (spin && goro__park_spin(&t->parker))
     return true;
   if (atomic_load_explicit(&t->wait, memory_order_relaxed) == GORO__WAIT_FOREVER)
     goro__deadlock_poke();

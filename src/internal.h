@@ -92,21 +92,18 @@ void goro__spin_init(void);
  * when unparked, false when the deadline passed first. */
 bool goro__park(struct goro__parker *p, int64_t deadline, bool spin);
 /* The two halves of goro__park: wait awake for a bounded time, spinning
- * and yielding the CPU, watching for an unpark (true if one came; idle:
- * the caller is an idle pool worker, which gets fewer awake slots); sleep
- * until an unpark (true) or the deadline (false). */
-bool goro__park_spin(struct goro__parker *p, bool idle);
-/* goro__park_spin in two steps: claim an awake slot (false: none free,
- * sleep at once), then wait awake with it, which gives it back (or give
- * it back unused). */
-bool goro__spin_claim(bool idle);
-bool goro__park_spin_claimed(struct goro__parker *p);
-/* Wait awake like goro__park_spin_claimed, for done(arg) instead of an
- * unpark (true: it came), with the cpu_relax budget *relax (see
- * goro__parker.relax); gives the slot back. */
-bool goro__spin_claimed_until(bool (*done)(void *), void *arg, int *relax);
-void goro__spin_unclaim(void);
+ * and yielding the CPU, watching for an unpark (true if one came), if an
+ * awake slot is free; sleep until an unpark (true) or the deadline
+ * (false). */
+bool goro__park_spin(struct goro__parker *p);
 bool goro__park_sleep(struct goro__parker *p, int64_t deadline);
+/* Waiting awake for something else than an unpark, in two steps: claim
+ * an awake slot (false: none free; idle: the caller is an idle pool
+ * worker, which gets fewer slots), then wait awake with it until
+ * done(arg) (true) or the awake time is over (false), with the cpu_relax
+ * budget *relax (see goro__parker.relax); that gives the slot back. */
+bool goro__spin_claim(bool idle);
+bool goro__spin_claimed_until(bool (*done)(void *), void *arg, int *relax);
 
 /* Threads with a record that are not asleep in goro__park_sleep, and the
  * CPUs online: the spin policy's inputs (parker.c). */

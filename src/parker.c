@@ -197,7 +197,7 @@ goro__spin_init(void)
 bool
 goro__park(struct goro__parker *p, int64_t deadline, bool spin)
 {
-  return (spin && goro__park_spin(p, false)) || goro__park_sleep(p, deadline);
+  return (spin && goro__park_spin(p)) || goro__park_sleep(p, deadline);
 }
 
 bool
@@ -211,22 +211,6 @@ goro__spin_claim(bool idle)
     return false;
   }
   return true;
-}
-
-void
-goro__spin_unclaim(void)
-{
-  atomic_fetch_sub_explicit(&nspinning, 1, memory_order_relaxed);
-}
-
-bool
-goro__park_spin(struct goro__parker *p, bool idle)
-{
-  if (consume(p))
-    return true;
-  if (!goro__spin_claim(idle))
-    return consume(p);
-  return goro__park_spin_claimed(p);
 }
 
 /* Wait awake, with a claimed slot, until done(arg) (true) or the awake
@@ -278,8 +262,12 @@ consume_cb(void *p)
 }
 
 bool
-goro__park_spin_claimed(struct goro__parker *p)
+goro__park_spin(struct goro__parker *p)
 {
+  if (consume(p))
+    return true;
+  if (!goro__spin_claim(false))
+    return consume(p);
   return spin_until(consume_cb, p, &p->relax, false) || consume(p);
 }
 
