@@ -16,7 +16,42 @@ entry below top that is not a directory, by its lstat size, once per path.
 """
 import os
 import random
+import shutil
 import stat
+import tempfile
+
+
+def workdir(prefix="goro-du-"):
+    """A new temporary directory for a tree, preferably on a tmpfs
+    (/dev/shm): making 50,000 files on a disk file system that other jobs
+    keep busy took 25-40 s on the project's machines, against 1-2 s on a
+    tmpfs, and sparse files cost a tmpfs no memory. $GORO_DU_TMPDIR
+    chooses the place; else /dev/shm when it is writable, else $TMPDIR."""
+    where = os.environ.get("GORO_DU_TMPDIR")
+    if not where and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK):
+        where = "/dev/shm"
+    try:
+        return tempfile.mkdtemp(prefix=prefix, dir=where)
+    except OSError:
+        return tempfile.mkdtemp(prefix=prefix)
+
+
+def make_tree_anywhere(work, nfiles, **kw):
+    """make_tree in work/tree; if the file system of work runs out of
+    room or inodes (a small /dev/shm), in a new directory of $TMPDIR
+    instead. Returns (work, top, made): the directory to remove at the end
+    and the tree's top."""
+    top = os.path.join(work, "tree")
+    try:
+        os.mkdir(top)
+        return work, top, make_tree(top, nfiles, **kw)
+    except OSError as e:
+        print("making the tree in %s failed (%s): trying $TMPDIR" % (work, e))
+        shutil.rmtree(work, ignore_errors=True)
+        work = tempfile.mkdtemp(prefix="goro-du-")
+        top = os.path.join(work, "tree")
+        os.mkdir(top)
+        return work, top, make_tree(top, nfiles, **kw)
 
 
 def make_tree(top, nfiles, seed=8, files_per_dir=20):
