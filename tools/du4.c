@@ -77,7 +77,8 @@ cancelled(void)
 /* ---- Cancellation: the stdin goroutine ----------------------------------- */
 
 /* wake[1] is written by main when the walk is over; wake[0] is polled by
- * watchStdin with stdin. stdinDone counts watchStdin until it returns. */
+ * watchStdin with stdin. stdinDone counts watchStdin until it returns
+ * (started by goro_wg_go, which calls goro_wg_done after it). */
 static int wake[2];
 static goro_wg *stdinDone;
 
@@ -108,7 +109,7 @@ watchStdin(void *arg)
       break; /* a byte, end of input, or an error */
     }
   }
-  goro_wg_done(stdinDone);
+  /* goro_wg_go marks stdinDone done once this returns. */
 }
 
 /* ---- The walk ------------------------------------------------------------- */
