@@ -28,8 +28,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-static bool bytes_flag;            /* -b */
-static atomic_bool failed;         /* a directory could not be read */
+static bool bytes_flag;    /* -b */
+static atomic_bool failed; /* a directory could not be read */
 
 /* dirents returns the entries of directory dir (ioutil.ReadDir). */
 static void

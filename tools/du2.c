@@ -25,8 +25,8 @@
 #include "du_common.h"
 #include "tool.h"
 
-#include <goro.h>
 #include <errno.h>
+#include <goro.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -36,9 +36,9 @@
 #define FOREVER (-1)
 #endif
 
-static bool verbose;               /* -v */
-static bool bytes_flag;            /* -b */
-static atomic_bool failed;         /* a directory could not be read */
+static bool verbose;       /* -v */
+static bool bytes_flag;    /* -b */
+static atomic_bool failed; /* a directory could not be read */
 
 /* dirents returns the entries of directory dir (ioutil.ReadDir). */
 static void

@@ -126,7 +126,7 @@ dirents(const char *dir, bool root, struct du_dirents *d)
     return; /* cancelled */
   char op[4096];
   int err = du_dirents_read(dir, root, d, op, sizeof op);
-  goro_chan_recv(sema, NULL); /* release token */
+  goro_chan_recv(sema, NULL);    /* release token */
   if (err < 0 && !cancelled()) { /* once cancelled, nothing more is printed */
     tool_warn("%s: %s", op, goro_strerror(err));
     atomic_store(&failed, true);
@@ -136,8 +136,8 @@ dirents(const char *dir, bool root, struct du_dirents *d)
 /* The arguments of one walkDir goroutine; walkDir frees them. */
 struct walk {
   char *dir;
-  int root;       /* the index of the root dir is under */
-  bool isroot;    /* dir is that root itself (opened following symlinks) */
+  int root;    /* the index of the root dir is under */
+  bool isroot; /* dir is that root itself (opened following symlinks) */
 };
 
 static void walkDir(void *arg);

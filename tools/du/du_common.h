@@ -48,8 +48,8 @@ struct du_dirents {
 #define DU_BATCH 256
 #endif
 struct du_sizes {
-  int root;                /* du4: the index of the root the sizes are under */
-  int n;                   /* sizes in size[] */
+  int root; /* du4: the index of the root the sizes are under */
+  int n;    /* sizes in size[] */
   int64_t size[DU_BATCH];
 };
 
