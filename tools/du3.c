@@ -3,15 +3,18 @@
  *
  *   du3 [-v] [-b] [DIR...]
  *
- * Every directory is walked by its own goroutine: walkDir starts a new
- * walkDir goroutine for each subdirectory it finds (n.Add(1) before each
- * go, defer n.Done() in each walkDir), and a closer goroutine closes
- * fileSizes once the WaitGroup n drops to zero (goro_closer: the book's
- * "go func() { n.Wait(); close(fileSizes) }()"). Thousands of goroutines
- * may be alive at once, so dirents takes a token from sema, a counting
- * semaphore of 20 (a buffered channel of zero-size elements: send to
- * acquire, receive to release), to keep at most 20 directories open at
- * once. Main selects between fileSizes and the ticker, as in du2.
+ * Directories are walked in parallel: walkDir starts a new walkDir
+ * goroutine for each subdirectory it finds (n.Add(1) before each go,
+ * defer n.Done() in each walkDir), and a closer goroutine closes fileSizes
+ * once the WaitGroup n drops to zero (goro_closer: the book's
+ * "go func() { n.Wait(); close(fileSizes) }()"). Many goroutines may be
+ * alive at once, so dirents takes a token from sema, a counting semaphore
+ * of 20 (a buffered channel of zero-size elements: send to acquire,
+ * receive to release), to keep at most 20 directories open at once. Main
+ * selects between fileSizes and the ticker, as in du2. One departure from
+ * the book: a goroutine is a thread here, so at most MAXWALKERS walkDir
+ * goroutines are alive at once, and a walkDir that finds no free slot
+ * walks the subdirectory itself (see goWalkDir).
  *
  * What is counted (TOOLS.md): every entry below each DIR that is not a
  * directory, by its lstat size (a symlink is not followed), once per path
@@ -70,23 +73,48 @@ dirents(const char *dir, bool root, struct du_dirents *d)
 /* The arguments of one walkDir goroutine; walkDir frees them. */
 struct walk {
   char *dir;
-  bool root; /* dir is a root given by the user (opened following symlinks) */
+  bool root;      /* dir is a root given by the user (opened following symlinks) */
+  bool goroutine; /* walkDir runs in a goroutine of its own, holding a slot of walkers */
 };
 
 static void walkDir(void *arg);
 
-/* n.Add(1); go walkDir(dir, n, fileSizes). Takes dir (malloc'ed). When no
- * thread can be had for one more goroutine, the caller walks dir itself:
- * slower, but the total stays exact. */
+/* Goroutines here are threads, not Go's goroutines of a few kilobytes:
+ * with one per directory not yet read, as in the book, a 200,000-entry
+ * tree had 3,000 threads alive at once, nearly all blocked on sema. So
+ * at most MAXWALKERS walkDir goroutines run at once, each holding a slot
+ * of walkers (a counting semaphore like sema, taken without blocking):
+ * when no slot is free, the walkDir that found a subdirectory walks it
+ * itself. Every directory is still read under a token of sema. */
+enum { MAXWALKERS = 64 };
+static goro_chan *walkers;
+
+/* n.Add(1); go walkDir(dir, n, fileSizes). Takes dir (malloc'ed). With
+ * no free slot in walkers, or when no thread can be had, the calling
+ * walkDir walks dir itself; a root (called from main, which must stay
+ * free to receive) always gets a goroutine of its own. */
 static void
 goWalkDir(char *dir, bool root)
 {
   struct walk *w = du_xmalloc(sizeof *w);
   w->dir = dir;
   w->root = root;
+  w->goroutine = false;
   goro_wg_add(n, 1);
-  if (goro_go(walkDir, w) < 0)
-    walkDir(w);
+  if (root) {
+    int rc = goro_go(walkDir, w);
+    if (rc < 0)
+      tool_fatal("start walker: %s", goro_strerror(rc));
+    return;
+  }
+  if (goro_chan_trysend(walkers, NULL) == 0) { /* a free slot */
+    w->goroutine = true;
+    if (goro_go(walkDir, w) == 0)
+      return;
+    w->goroutine = false;
+    goro_chan_recv(walkers, NULL); /* no thread: give the slot back */
+  }
+  walkDir(w);
 }
 
 /* walkDir recursively walks the file tree rooted at dir and sends the
@@ -108,6 +136,8 @@ walkDir(void *arg)
   }
   du_flush_sizes(fileSizes, &b);
   du_dirents_free(&d);
+  if (w->goroutine)
+    goro_chan_recv(walkers, NULL); /* free the slot */
   free(w->dir);
   free(w);
   goro_wg_done(n); /* defer n.Done() */
@@ -138,8 +168,9 @@ main(int argc, char **argv)
   // Traverse each root of the file tree in parallel.
   fileSizes = goro_chan_make(sizeof(struct du_sizes), 0);
   sema = goro_chan_make(0, 20);
+  walkers = goro_chan_make(0, MAXWALKERS);
   n = goro_wg_make();
-  if (fileSizes == NULL || sema == NULL || n == NULL)
+  if (fileSizes == NULL || sema == NULL || walkers == NULL || n == NULL)
     tool_fatal("make channels: out of memory");
   for (int r = 0; r < nroots; r++) {
     size_t len = strlen(roots[r]) + 1;
@@ -188,6 +219,7 @@ main(int argc, char **argv)
     goro_ticker_stop(ticker);
   du_join_goroutines(GORO_SECOND);
   goro_wg_free(n);
+  goro_chan_release(walkers);
   goro_chan_release(sema);
   goro_chan_release(fileSizes);
   return atomic_load(&failed) ? 1 : 0;

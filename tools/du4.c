@@ -15,6 +15,10 @@
  * "DIR  N files  X.X GB" ("DIR  N files  B bytes" with -b) for each root
  * before the grand total: with -v every 500ms, and at the end.
  *
+ * As in du3, at most MAXWALKERS walkDir goroutines are alive at once
+ * (see goWalkDir), which also keeps a cancel quick: every goroutine
+ * blocked in dirents must be woken to return.
+ *
  * Two differences from the book's main, both for a clean exit: end of
  * input on stdin is not a cancel (the book's goroutine closes done after
  * any Read, EOF included, so "du4 </dev/null" would stop at once), and the
@@ -136,15 +140,29 @@ dirents(const char *dir, bool root, struct du_dirents *d)
 /* The arguments of one walkDir goroutine; walkDir frees them. */
 struct walk {
   char *dir;
-  int root;    /* the index of the root dir is under */
-  bool isroot; /* dir is that root itself (opened following symlinks) */
+  int root;       /* the index of the root dir is under */
+  bool isroot;    /* dir is that root itself (opened following symlinks) */
+  bool goroutine; /* walkDir runs in a goroutine of its own, holding a slot of walkers */
 };
 
 static void walkDir(void *arg);
 
-/* n.Add(1); go walkDir(dir, n, fileSizes). Takes dir (malloc'ed). When no
- * thread can be had for one more goroutine, the caller walks dir itself:
- * slower, but the total stays exact. */
+/* Goroutines here are threads, not Go's goroutines of a few kilobytes:
+ * with one per directory not yet read, as in the book, a 200,000-entry
+ * tree had 3,000 threads alive at once, nearly all blocked in dirents,
+ * and a cancel had to wake every one of them (seconds on a busy
+ * machine). So at most MAXWALKERS walkDir goroutines run at once, each
+ * holding a slot of walkers (a counting semaphore like sema, taken
+ * without blocking): when no slot is free, the walkDir that found a
+ * subdirectory walks it itself. Every directory is still read under a
+ * token of sema, taken in a select with done. */
+enum { MAXWALKERS = 64 };
+static goro_chan *walkers;
+
+/* n.Add(1); go walkDir(dir, n, fileSizes). Takes dir (malloc'ed). With
+ * no free slot in walkers, or when no thread can be had, the calling
+ * walkDir walks dir itself; a root (called from main, which must stay
+ * free to receive) always gets a goroutine of its own. */
 static void
 goWalkDir(char *dir, int root, bool isroot)
 {
@@ -152,9 +170,22 @@ goWalkDir(char *dir, int root, bool isroot)
   w->dir = dir;
   w->root = root;
   w->isroot = isroot;
+  w->goroutine = false;
   goro_wg_add(n, 1);
-  if (goro_go(walkDir, w) < 0)
-    walkDir(w);
+  if (isroot) {
+    int rc = goro_go(walkDir, w);
+    if (rc < 0)
+      tool_fatal("start walker: %s", goro_strerror(rc));
+    return;
+  }
+  if (goro_chan_trysend(walkers, NULL) == 0) { /* a free slot */
+    w->goroutine = true;
+    if (goro_go(walkDir, w) == 0)
+      return;
+    w->goroutine = false;
+    goro_chan_recv(walkers, NULL); /* no thread: give the slot back */
+  }
+  walkDir(w);
 }
 
 /* walkDir recursively walks the file tree rooted at dir and sends the
@@ -178,6 +209,8 @@ walkDir(void *arg)
     du_flush_sizes(fileSizes, &b);
     du_dirents_free(&d);
   }
+  if (w->goroutine)
+    goro_chan_recv(walkers, NULL); /* free the slot */
   free(w->dir);
   free(w);
   goro_wg_done(n); /* defer n.Done() */
@@ -242,8 +275,9 @@ main(int argc, char **argv)
   // Traverse each root of the file tree in parallel.
   fileSizes = goro_chan_make(sizeof(struct du_sizes), 0);
   sema = goro_chan_make(0, 20);
+  walkers = goro_chan_make(0, MAXWALKERS);
   n = goro_wg_make();
-  if (fileSizes == NULL || sema == NULL || n == NULL)
+  if (fileSizes == NULL || sema == NULL || walkers == NULL || n == NULL)
     tool_fatal("make channels: out of memory");
   for (int r = 0; r < nroots; r++) {
     size_t len = strlen(roots[r]) + 1;
@@ -312,6 +346,7 @@ main(int argc, char **argv)
   close(wake[1]);
   goro_wg_free(stdinDone);
   goro_wg_free(n);
+  goro_chan_release(walkers);
   goro_chan_release(sema);
   goro_chan_release(fileSizes);
   goro_chan_release(done);
