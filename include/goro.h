@@ -220,6 +220,118 @@ GORO_EXTERN goro_chan *goro_ticker_chan(goro_ticker *t);
  * Go: t.Stop(). NULL is a no-op. */
 GORO_EXTERN void goro_ticker_stop(goro_ticker *t);
 
+/* ---- Timers (v0.2) ----------------------------------------------------- */
+
+typedef struct goro_timer goro_timer;
+
+/* A timer whose channel (cap 1, int64_t) receives goro_now() once, d from
+ * now (at once for d <= 0; never for GORO_FOREVER). Go: time.NewTimer(d).
+ * NULL with errno ENOMEM or EAGAIN (no timer thread) on failure. */
+GORO_EXTERN GORO_NODISCARD goro_timer *goro_timer_make(int64_t d);
+
+/* The timer's channel, owned by t (do not release it); NULL for a timer
+ * made by goro_after_func. Go: t.C. */
+GORO_EXTERN goro_chan *goro_timer_chan(goro_timer *t);
+
+/* Stop t. Go 1.23: t.Stop(). True if this call stopped t before its value
+ * was received (a fired value still in the channel is discarded); once it
+ * returns, no value from before can be received. NULL: false. */
+GORO_EXTERN GORO_BOOL goro_timer_stop(goro_timer *t);
+
+/* Stop t as goro_timer_stop does, then re-arm it to fire d from now.
+ * Go 1.23: t.Reset(d). Returns what the stop returned. NULL: false. */
+GORO_EXTERN GORO_BOOL goro_timer_reset(goro_timer *t, int64_t d);
+
+/* Stop t and free it and its channel. NULL is a no-op. */
+GORO_EXTERN void goro_timer_free(goro_timer *t);
+
+/* Run fn(arg) in its own goroutine d from now, unless the returned timer
+ * is stopped first. Go: time.AfterFunc(d, f). The timer's channel is
+ * NULL; free it with goro_timer_free. NULL with errno on failure. */
+GORO_EXTERN GORO_NODISCARD goro_timer *goro_after_func(int64_t d, goro_fn *fn, void *arg);
+
+/* ---- Context and errgroup (v0.2) --------------------------------------- */
+
+#define GORO_ECANCELED (-ECANCELED) /* the context was cancelled */
+
+typedef struct goro_ctx goro_ctx;
+
+/* The root context: never cancelled, no deadline, immortal (retain and
+ * release do nothing). Go: context.Background(). */
+GORO_EXTERN goro_ctx *goro_ctx_background(void);
+
+/* A child of parent, cancelled by goro_ctx_cancel or when parent is.
+ * Go: context.WithCancel(parent). One reference; NULL with errno EINVAL
+ * (NULL parent) or ENOMEM. */
+GORO_EXTERN GORO_NODISCARD goro_ctx *goro_ctx_with_cancel(goro_ctx *parent);
+
+/* A child that is also cancelled, with GORO_ETIMEDOUT, at deadline (a
+ * goro_now() time; never later than parent's). Go: context.WithDeadline.
+ * NULL with errno EINVAL, ENOMEM or EAGAIN (no timer thread). */
+GORO_EXTERN GORO_NODISCARD goro_ctx *goro_ctx_with_deadline(goro_ctx *parent, int64_t deadline);
+
+/* goro_ctx_with_deadline(parent, goro_now() + timeout_ns) (GORO_FOREVER:
+ * no deadline of its own). Go: context.WithTimeout(parent, d). */
+GORO_EXTERN GORO_NODISCARD goro_ctx *goro_ctx_with_timeout(goro_ctx *parent, int64_t timeout_ns);
+
+/* Cancel ctx and all its descendants with GORO_ECANCELED (no effect on
+ * one already cancelled, on its parent, or on the background). Go: the
+ * cancel func. NULL is a no-op. */
+GORO_EXTERN void goro_ctx_cancel(goro_ctx *ctx);
+
+/* A channel closed once ctx is cancelled or its deadline passes, owned by
+ * ctx (do not release it). Go: ctx.Done(). NULL (never ready in a
+ * select) for the background and for NULL. */
+GORO_EXTERN goro_chan *goro_ctx_done(goro_ctx *ctx);
+
+/* 0 until goro_ctx_done's channel is closed; then, for good,
+ * GORO_ECANCELED or GORO_ETIMEDOUT (the deadline passed). Go: ctx.Err().
+ * GORO_EINVAL for NULL. */
+GORO_EXTERN int goro_ctx_err(goro_ctx *ctx);
+
+/* The earliest deadline of ctx and its ancestors, or GORO_FOREVER when
+ * none has one. Go: ctx.Deadline(). */
+GORO_EXTERN int64_t goro_ctx_deadline(goro_ctx *ctx);
+
+/* One more reference to ctx; returns ctx. */
+GORO_EXTERN goro_ctx *goro_ctx_retain(goro_ctx *ctx);
+
+/* Drop one reference. The last one cancels ctx if it is live, detaches
+ * it from its parent and frees it (Go: defer cancel()). NULL is a no-op. */
+GORO_EXTERN void goro_ctx_release(goro_ctx *ctx);
+
+/* A function run by a group: 0, or a negative error. */
+typedef int goro_errfn(goro_ctx *ctx, void *arg);
+
+typedef struct goro_group goro_group;
+
+/* A group of goroutines whose context is a child of parent (NULL: the
+ * background). Go: errgroup.WithContext(ctx). NULL with errno. */
+GORO_EXTERN GORO_NODISCARD goro_group *goro_group_make(goro_ctx *parent);
+
+/* At most n functions running at once (n < 0: no limit). Go:
+ * g.SetLimit(n). GORO_EINVAL while functions are running. */
+GORO_EXTERN int goro_group_set_limit(goro_group *g, int n);
+
+/* Run fn(goro_group_ctx(g), arg) in a goroutine, first waiting while the
+ * limit is reached. Go: g.Go(f). 0, or the error of goro_go. */
+GORO_EXTERN GORO_NODISCARD int goro_group_go(goro_group *g, goro_errfn *fn, void *arg);
+
+/* goro_group_go, but GORO_EAGAIN at once when the limit is reached.
+ * Go: g.TryGo(f). */
+GORO_EXTERN GORO_NODISCARD int goro_group_trygo(goro_group *g, goro_errfn *fn, void *arg);
+
+/* The group's context, owned by g: cancelled at the first error or when
+ * goro_group_wait returns. */
+GORO_EXTERN goro_ctx *goro_group_ctx(goro_group *g);
+
+/* Wait for every function started; return the first error, or 0; cancel
+ * the context. Go: g.Wait(). */
+GORO_EXTERN int goro_group_wait(goro_group *g);
+
+/* Free g and its context, after goro_group_wait. NULL is a no-op. */
+GORO_EXTERN void goro_group_free(goro_group *g);
+
 /* ---- Registry: leaks, dumps, deadlock ---------------------------------- */
 
 /* Wait up to grace_ns for goroutines to finish, then return how many are

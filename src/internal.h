@@ -2,6 +2,7 @@
  *
  * Lock order (a thread holding one of these may take only later ones):
  *   1. goro__sched.mu   (pool, thread list, registry)
+ *   1b. a context's lock (ctx.c; never two at once), or a group's (group.c)
  *   2. the timer lock   (timer.c), then the channel-name table's lock
  *      (chan.c; otherwise taken alone)
  *   3. channel locks, by ascending address (select.c locks several)
@@ -282,8 +283,32 @@ void goro__chan_enqueue(goro_chan *c, struct goro__waiter *w, int op);
 /* Remove w from the queue it is on, if any; c locked. */
 void goro__chan_dequeue(goro_chan *c, struct goro__waiter *w);
 
-/* Timer hooks (timer.c): a channel made by goro_after owns its node. */
-struct goro__timer;
+/* Timer nodes (timer.c). A channel made by goro_after owns its node;
+ * a ticker or a goro_timer embeds one; a context embeds a callback
+ * timer for its deadline. */
+struct goro__timer {
+  int64_t when;   /* goro_now() at which it fires; under the timer lock */
+  uint64_t seq;   /* tie-breaker: order of arming; under the timer lock */
+  int64_t period; /* > 0 for a ticker; immutable */
+  size_t idx;     /* heap index or NOT_QUEUED (SIZE_MAX); under the timer lock */
+  goro_chan *c;   /* where values go; NULL for a callback timer */
+  /* A callback timer's, immutable: hold(arg) runs under the timer lock
+   * when it fires (lock-free work only; NULL or true: go on), then
+   * fn(arg) with no lock held, in a new goroutine if spawn is set, else
+   * on the timer thread (it must not block). */
+  bool (*hold)(void *arg);
+  goro_fn *fn;
+  void *arg;
+  bool spawn;
+  bool reserved; /* a goro_timer: its heap slot is kept free (timer.c) */
+};
+/* A callback timer, not queued. */
+void goro__timer_init_func(struct goro__timer *tm, bool (*hold)(void *), goro_fn *fn, void *arg);
+/* Queue tm (not queued) to fire at when. 0, GORO_ENOMEM or GORO_EAGAIN. */
+int goro__timer_start(struct goro__timer *tm, int64_t when);
+/* Dequeue tm: true if it was queued. Once this returns, the timer thread
+ * does not touch tm (a callback that fired before runs from a copy). */
+bool goro__timer_stop(struct goro__timer *tm);
 void goro__timer_cancel_free(struct goro__timer *tm);
 bool goro__timers_pending(void);
 void goro__timer_thread_ensure(void);

@@ -1,18 +1,34 @@
-/* timer.c - the timer thread: goro_after, tickers, and the deadlock
- * detector's clock; goro_now and goro_sleep.
+/* timer.c - the timer thread: goro_after, tickers, goro_timer (time.Timer,
+ * with Go 1.23's Stop and Reset), goro_after_func, internal callback
+ * timers (context deadlines), and the deadlock detector's clock; goro_now
+ * and goro_sleep.
  *
  * One lazily started thread keeps a min-heap of timers ordered by
  * (when, seq) and delivers each with a non-blocking send on its cap-1
  * channel, so a slow reader misses ticks, as in Go. A select with a
  * timeout and goro_sleep park with a deadline and do not need it.
  *
+ * A callback timer (tm->c == NULL, tm->fn set) has no channel: when it
+ * fires, the timer thread calls tm->hold(tm->arg) under T.mu (lock-free
+ * work only; false skips the callback), copies (fn, arg, spawn) out of
+ * the node, drops T.mu and then runs fn(arg), in a new goroutine if
+ * spawn is set (goro_after_func) or on the timer thread itself (internal
+ * callbacks, which must not block). After T.mu is dropped the timer
+ * thread never touches the node again, so its owner may free it as soon
+ * as goro__timer_stop (or a stop of its own under T.mu) has returned.
+ *
  * Invariants, under T.mu:
  *   tm->idx is tm's index in T.heap, or NOT_QUEUED;
- *   T.heap[0..T.n) is a min-heap by (when, seq).
+ *   T.heap[0..T.n) is a min-heap by (when, seq);
+ *   T.capacity >= T.n + (goro_timers not queued): every goro_timer has a
+ *   heap slot reserved at make, so goro_timer_reset cannot fail.
  * Deliveries happen under T.mu, so once goro_ticker_stop or the release
- * of an after-channel has removed a timer, no value arrives from it.
- * Lock order: goro__sched.mu, then T.mu, then a channel lock, then a
- * parker's lock.
+ * of an after-channel has removed a timer, no value arrives from it; and
+ * goro_timer_stop/reset, under T.mu, dequeue the timer or drain the value
+ * it delivered (see stop_locked): Go 1.23's guarantee.
+ * Lock order: goro__sched.mu, then a context's lock (ctx.c), then T.mu,
+ * then a channel lock, then a parker's lock. Callbacks run with no lock
+ * held.
  */
 #include "config.h"
 
@@ -24,16 +40,13 @@
 
 #define NOT_QUEUED SIZE_MAX
 
-struct goro__timer {
-  int64_t when;   /* goro_now() at which it fires; under T.mu */
-  uint64_t seq;   /* tie-breaker: order of arming; under T.mu */
-  int64_t period; /* > 0 for a ticker; immutable */
-  size_t idx;     /* heap index or NOT_QUEUED; under T.mu */
-  goro_chan *c;   /* where values go; owned as described at each use */
-};
-
 struct goro_ticker {
   struct goro__timer tm; /* tm.c holds one reference of the ticker's */
+};
+
+/* time.Timer and time.AfterFunc. */
+struct goro_timer {
+  struct goro__timer tm; /* tm.c: the channel, owned (NULL for after_func) */
 };
 
 static struct {
@@ -42,6 +55,7 @@ static struct {
   bool cv_ready;     /* cv is initialised (with the thread's first start) */
   struct goro__timer **heap;
   size_t n, capacity;
+  size_t reserved; /* live goro_timers, each with a slot kept free for it */
   uint64_t seq;
   bool started; /* the thread runs (or is starting) */
 } T = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -118,18 +132,32 @@ sift_down(size_t i)
   heap_set(i, tm);
 }
 
-/* T.mu held. Returns false when memory runs out. */
+/* T.mu held: make room for need timers in the heap. False when memory
+ * runs out. */
 static bool
-heap_push(struct goro__timer *tm)
+heap_grow(size_t need)
 {
-  if (T.n == T.capacity) {
+  if (need > T.capacity) {
     size_t cap = T.capacity ? 2 * T.capacity : 16;
+    while (cap < need)
+      cap *= 2;
     struct goro__timer **h = realloc(T.heap, cap * sizeof *h);
     if (h == NULL)
       return false;
     T.heap = h;
     T.capacity = cap;
   }
+  return true;
+}
+
+/* T.mu held. Returns false when memory runs out (never for a goro_timer:
+ * its slot is reserved, see the invariants). */
+static bool
+heap_push(struct goro__timer *tm)
+{
+  if (!tm->reserved && !heap_grow(T.n + 1 + T.reserved))
+    return false;
+  GORO__ASSERT(T.n < T.capacity);
   tm->seq = T.seq++;
   heap_set(T.n++, tm);
   sift_up(tm->idx);
@@ -168,6 +196,30 @@ static const int64_t SCAN_PERIOD = 100 * GORO_MILLISECOND;
 
 void goro__deadlock_scan(void);
 
+/* A callback timer that fired, copied out of its node under T.mu. */
+struct fired {
+  goro_fn *fn;
+  void *arg;
+  bool spawn;
+};
+enum { FIRED_BATCH = 32 }; /* callbacks run per hold of T.mu, at most */
+
+/* Run a fired callback, with no lock held. A goroutine for after_func:
+ * when no thread can be had, retry every millisecond (the timer thread
+ * is held up meanwhile; Go's AfterFunc cannot fail either). */
+static void
+run_fired(const struct fired *f)
+{
+  if (!f->spawn) {
+    f->fn(f->arg);
+    return;
+  }
+  while (goro_go_named("goro_after_func", f->fn, f->arg) != 0) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
 static void *
 timer_main(void *arg)
 {
@@ -178,9 +230,16 @@ timer_main(void *arg)
   goro__mu_lock(&T.mu);
   for (;;) {
     int64_t now = goro__now();
-    while (T.n > 0 && T.heap[0]->when <= now) {
+    struct fired calls[FIRED_BATCH];
+    size_t ncalls = 0;
+    while (T.n > 0 && T.heap[0]->when <= now && ncalls < FIRED_BATCH) {
       struct goro__timer *tm = T.heap[0];
       heap_remove(tm);
+      if (tm->c == NULL) { /* a callback timer: run it below, unlocked */
+        if (tm->hold == NULL || tm->hold(tm->arg))
+          calls[ncalls++] = (struct fired){tm->fn, tm->arg, tm->spawn};
+        continue;
+      }
       int64_t v = now;
       goro_chan_trysend(tm->c, &v); /* a full channel drops the value */
       if (tm->period > 0) {
@@ -194,6 +253,14 @@ timer_main(void *arg)
         if (!heap_push(tm))
           tm->idx = NOT_QUEUED; /* no memory: the ticker stops ticking */
       }
+    }
+    if (ncalls > 0) {
+      /* The nodes may be freed from now on: only the copies are used. */
+      goro__mu_unlock(&T.mu);
+      for (size_t i = 0; i < ncalls; i++)
+        run_fired(&calls[i]);
+      goro__mu_lock(&T.mu);
+      continue; /* more may be due */
     }
     int64_t deadline = now + SCAN_PERIOD;
     if (T.n > 0 && T.heap[0]->when < deadline)
@@ -252,24 +319,54 @@ goro__timer_thread_ensure(void)
   goro__mu_unlock(&T.mu);
 }
 
+/* T.mu held; tm not queued. Arm tm to fire at when. Returns 0 or a
+ * GORO_ error. */
+static int
+arm_locked(struct goro__timer *tm, int64_t when)
+{
+  if (!ensure_locked())
+    return GORO_EAGAIN;
+  tm->when = when;
+  if (!heap_push(tm))
+    return GORO_ENOMEM;
+  if (tm->idx == 0)
+    pthread_cond_signal(&T.cv);
+  return 0;
+}
+
 /* Arm tm to fire at when. Returns 0 or a GORO_ error. */
 static int
 arm(struct goro__timer *tm, int64_t when)
 {
   goro__mu_lock(&T.mu);
-  if (!ensure_locked()) {
-    goro__mu_unlock(&T.mu);
-    return GORO_EAGAIN;
-  }
-  tm->when = when;
-  if (!heap_push(tm)) {
-    goro__mu_unlock(&T.mu);
-    return GORO_ENOMEM;
-  }
-  if (tm->idx == 0)
-    pthread_cond_signal(&T.cv);
+  int rc = arm_locked(tm, when);
   goro__mu_unlock(&T.mu);
-  return 0;
+  return rc;
+}
+
+/* ---- internal callback timers ------------------------------------------- */
+
+void
+goro__timer_init_func(struct goro__timer *tm, bool (*hold)(void *), goro_fn *fn, void *arg)
+{
+  *tm = (struct goro__timer){.idx = NOT_QUEUED, .hold = hold, .fn = fn, .arg = arg};
+}
+
+int
+goro__timer_start(struct goro__timer *tm, int64_t when)
+{
+  return arm(tm, when);
+}
+
+bool
+goro__timer_stop(struct goro__timer *tm)
+{
+  goro__mu_lock(&T.mu);
+  bool queued = tm->idx != NOT_QUEUED;
+  if (queued)
+    heap_remove(tm);
+  goro__mu_unlock(&T.mu);
+  return queued;
 }
 
 /* ---- after -------------------------------------------------------------- */
@@ -288,9 +385,7 @@ goro_after(int64_t ns)
     errno = ENOMEM;
     return NULL;
   }
-  tm->period = 0;
-  tm->idx = NOT_QUEUED;
-  tm->c = c;
+  *tm = (struct goro__timer){.idx = NOT_QUEUED, .c = c};
   goro__set_chan_timer(c, tm);
   int rc = arm(tm, goro__deadline(ns > 0 ? ns : 0));
   if (rc < 0) {
@@ -330,8 +425,7 @@ goro_ticker_make(int64_t period_ns)
     free(tk);
     return NULL;
   }
-  tk->tm.period = period_ns;
-  tk->tm.idx = NOT_QUEUED;
+  tk->tm = (struct goro__timer){.period = period_ns, .idx = NOT_QUEUED, .c = tk->tm.c};
   int rc = arm(&tk->tm, goro__deadline(period_ns));
   if (rc < 0) {
     goro_chan_release(tk->tm.c);
@@ -359,6 +453,138 @@ goro_ticker_stop(goro_ticker *tk)
   goro__mu_unlock(&T.mu);
   goro_chan_release(tk->tm.c);
   free(tk);
+}
+
+/* ---- goro_timer and goro_after_func (Go 1.23's time.Timer) -------------- */
+
+/* d from now as a goro_now() time: a negative d is already due, and
+ * GORO_FOREVER (or any sum past INT64_MAX) never is. */
+static int64_t
+when_of(int64_t d)
+{
+  return d > 0 ? goro__deadline(d) : goro__now() + d;
+}
+
+/* make, for both kinds: c (a new channel, or NULL for a callback timer). */
+static goro_timer *
+timer_new(int64_t d, goro_chan *c, goro_fn *fn, void *arg)
+{
+  goro_timer *t = malloc(sizeof *t);
+  if (t == NULL) {
+    goro_chan_release(c);
+    errno = ENOMEM;
+    return NULL;
+  }
+  t->tm = (struct goro__timer){
+      .idx = NOT_QUEUED, .c = c, .fn = fn, .arg = arg, .spawn = true, .reserved = true};
+  goro__mu_lock(&T.mu);
+  int rc = 0;
+  if (!heap_grow(T.n + T.reserved + 1))
+    rc = GORO_ENOMEM;
+  else
+    T.reserved++;
+  if (rc == 0 && (rc = arm_locked(&t->tm, when_of(d))) < 0)
+    T.reserved--;
+  goro__mu_unlock(&T.mu);
+  if (rc < 0) {
+    goro_chan_release(c);
+    free(t);
+    errno = -rc;
+    return NULL;
+  }
+  return t;
+}
+
+goro_timer *
+goro_timer_make(int64_t d)
+{
+  goro_chan *c = goro_chan_make(sizeof(int64_t), 1);
+  if (c == NULL)
+    return NULL;
+  return timer_new(d, c, NULL, NULL);
+}
+
+goro_timer *
+goro_after_func(int64_t d, goro_fn *fn, void *arg)
+{
+  if (fn == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return timer_new(d, NULL, fn, arg);
+}
+
+goro_chan *
+goro_timer_chan(goro_timer *t)
+{
+  return t == NULL ? NULL : t->tm.c;
+}
+
+/* T.mu held. Stop t; true if it was pending: still queued, or fired with
+ * its value not yet received (the value is then discarded).
+ *
+ * Why no value of an earlier arming can be received once this returns
+ * (Go 1.23): only the timer thread sends on t's channel, and only under
+ * T.mu, which we hold; so the channel's content cannot change under us
+ * except by a receiver taking the value. If t is queued, it has not sent
+ * since it was last drained (each arming goes through here first, and
+ * the channel starts empty), so the channel is empty: we dequeue it and
+ * nothing will be sent. If it is not queued, at most one value sits in
+ * the channel (cap 1, one send per arming); the tryrecv takes it, unless
+ * a receiver took it first - that receive then completed before this
+ * stop, and the stop correctly reports false. Either way the channel is
+ * empty and t unqueued when T.mu is dropped. A receiver that was woken
+ * for the value and finds it gone just waits again (buffered channels
+ * wake waiters to retry, never hand them the value). A callback timer's
+ * stop is exact in the same way: its fn was copied out under T.mu iff it
+ * is no longer queued. */
+static bool
+stop_locked(goro_timer *t)
+{
+  if (t->tm.idx != NOT_QUEUED) {
+    heap_remove(&t->tm);
+    return true;
+  }
+  return t->tm.c != NULL && goro_chan_tryrecv(t->tm.c, NULL) == 1;
+}
+
+bool
+goro_timer_stop(goro_timer *t)
+{
+  if (t == NULL)
+    return false;
+  goro__mu_lock(&T.mu);
+  bool pending = stop_locked(t);
+  goro__mu_unlock(&T.mu);
+  return pending;
+}
+
+bool
+goro_timer_reset(goro_timer *t, int64_t d)
+{
+  if (t == NULL)
+    return false;
+  goro__mu_lock(&T.mu);
+  bool pending = stop_locked(t);
+  /* Cannot fail: the slot is reserved and the thread was started at make
+   * (a fork child restarts it here, or leaves t stopped if it cannot). */
+  (void)arm_locked(&t->tm, when_of(d));
+  goro__mu_unlock(&T.mu);
+  return pending;
+}
+
+void
+goro_timer_free(goro_timer *t)
+{
+  if (t == NULL)
+    return;
+  goro__mu_lock(&T.mu);
+  if (t->tm.idx != NOT_QUEUED)
+    heap_remove(&t->tm);
+  T.reserved--;
+  goro__mu_unlock(&T.mu);
+  goro_chan_release(t->tm.c);
+  free(t);
 }
 
 /* ---- fork --------------------------------------------------------------- */
