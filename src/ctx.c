@@ -43,7 +43,10 @@
  * descendants: refs == 0). A child created while c is being cancelled
  * either is attached before c->err is set (and is pinned and cancelled)
  * or sees c->err under c->mu and is cancelled at creation. So a cancel
- * reaches every descendant, and only descendants.
+ * reaches every descendant, and only descendants. A cancel that finds a
+ * node already cancelled by another thread waits until that thread has
+ * reached the node's whole subtree (complete), so that when any
+ * goro_ctx_cancel returns, the subtree is cancelled (see cancel_tree).
  *
  * Lock order: one context lock at a time (never nested), then the timer
  * lock (arming and stopping a deadline), then a channel's (closing
@@ -55,10 +58,12 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <time.h>
 
 struct goro_ctx {
-  _Atomic size_t refs; /* see the top of the file; unused by the background */
-  _Atomic int err_pub; /* err, published after done is closed */
+  _Atomic size_t refs;   /* see the top of the file; unused by the background */
+  _Atomic int err_pub;   /* err, published after done is closed */
+  _Atomic bool complete; /* cancelled, and so is every descendant */
   pthread_mutex_t mu;
   /* Under mu. */
   int err;                   /* 0, GORO_ECANCELED or GORO_ETIMEDOUT */
@@ -175,19 +180,55 @@ detach(goro_ctx *c)
 
 static void release(goro_ctx *c);
 
+/* Wait until the cancel that owns c (see cancel_tree) has reached all of
+ * c's descendants. That thread holds no context lock while we wait, and
+ * waits in turn only for owners of nodes below the ones it owns, so the
+ * waits cannot form a cycle. */
+static void
+wait_complete(goro_ctx *c)
+{
+  for (unsigned spins = 0; !atomic_load_explicit(&c->complete, memory_order_acquire); spins++) {
+    if (spins < 64) {
+      goro__cpu_relax();
+    } else {
+      struct timespec ts = {0, 20000};
+      nanosleep(&ts, NULL);
+    }
+  }
+}
+
 /* Cancel c (the caller holds a reference) and all its descendants with
- * err, and detach c from its parent (Go's cancel(removeFromParent=true)). */
+ * err, and detach c from its parent (Go's cancel(removeFromParent=true)).
+ * When it returns, c and every descendant are cancelled, as when Go's
+ * cancel returns (Go holds each parent's lock while it cancels the
+ * children; here: the thread whose cancel_one succeeded on a node owns
+ * it, keeps it pinned, and marks it complete once its whole work list is
+ * done; a thread that finds a node owned by another waits for that). */
 static void
 cancel_tree(goro_ctx *c, int err)
 {
-  goro_ctx *work = NULL;
-  if (!cancel_one(c, err, &work))
+  goro_ctx *work = NULL, *owned = NULL;
+  if (!cancel_one(c, err, &work)) {
+    wait_complete(c);
     return;
+  }
   while (work != NULL) {
     goro_ctx *d = work;
     work = d->work_next;
-    cancel_one(d, err, &work); /* false: cancelled on its own meanwhile */
-    release(d);                /* the pin */
+    if (cancel_one(d, err, &work)) {
+      d->work_next = owned; /* keep the pin until it is marked complete */
+      owned = d;
+    } else { /* cancelled by another thread: its subtree is that one's job */
+      wait_complete(d);
+      release(d);
+    }
+  }
+  atomic_store_explicit(&c->complete, true, memory_order_release);
+  while (owned != NULL) {
+    goro_ctx *d = owned;
+    owned = d->work_next;
+    atomic_store_explicit(&d->complete, true, memory_order_release);
+    release(d); /* the pin */
   }
   detach(c);
 }
@@ -208,6 +249,7 @@ destroy(goro_ctx *c)
   goro_ctx *work = NULL;
   cancel_one(c, GORO_ECANCELED, &work);
   GORO__ASSERT(work == NULL); /* no child: each would hold a reference */
+  /* Nobody can wait for it: waiters hold references. */
   detach(c);
   /* Not queued (err is set), and not firing (a firing timer pins c): the
    * timer thread is done with c->tm. */
@@ -285,6 +327,7 @@ make_child(goro_ctx *parent, int64_t deadline)
   goro__mu_init(&c->mu);
   atomic_init(&c->refs, 1);
   atomic_init(&c->err_pub, 0);
+  atomic_init(&c->complete, false);
   GORO__IGNORE_VAR(c->refs); /* valgrind: a counter, its edges annotated */
   /* A deadline never extends the parent's: a later one is the parent's. */
   if (deadline < c->deadline) {

@@ -55,10 +55,12 @@ goro_group_make(goro_ctx *parent)
   }
   g->ctx = goro_ctx_with_cancel(parent != NULL ? parent : goro_ctx_background());
   if (g->ctx == NULL)
-    goto fail_ctx;
+    goto fail_ctx; /* errno set */
   g->wg = goro_wg_make();
-  if (g->wg == NULL)
+  if (g->wg == NULL) {
+    errno = ENOMEM;
     goto fail_wg;
+  }
   goro__mu_init(&g->mu);
   g->err = 0;
   g->sem = NULL;
@@ -69,7 +71,6 @@ fail_wg:
   goro_ctx_release(g->ctx);
 fail_ctx:
   free(g);
-  errno = ENOMEM;
   return NULL;
 }
 

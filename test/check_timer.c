@@ -289,10 +289,9 @@ END_TEST
 /* ---- goro_after_func ---------------------------------------------------- */
 
 struct runrec {
-  _Atomic int runs;
   _Atomic uint64_t self; /* goro_self() inside fn */
   _Atomic int64_t when;
-  goro_chan *done; /* cap 1; fn sends on it (NULL: no send) */
+  _Atomic int runs; /* fn's last touch of the record */
 };
 
 static void
@@ -302,8 +301,19 @@ record_run(void *arg)
   atomic_store(&r->self, goro_self());
   atomic_store(&r->when, goro_now());
   atomic_fetch_add(&r->runs, 1);
-  if (r->done != NULL)
-    goro_chan_send(r->done, NULL);
+}
+
+/* Wait up to limit ns for r->runs to reach n. */
+static bool
+runs_reach(struct runrec *r, int n, int64_t limit)
+{
+  int64_t end = goro_now() + limit;
+  while (atomic_load(&r->runs) < n) {
+    if (goro_now() > end)
+      return false;
+    nap(200 * GORO_MICROSECOND);
+  }
+  return true;
 }
 
 struct caller {
@@ -327,35 +337,33 @@ arm_after_func(void *arg)
  * the goroutine that armed it. Its channel is NULL. */
 START_TEST(test_after_func_runs_fn_in_its_own_goroutine_after_d)
 {
-  struct caller c = {.r = {.done = chan_make_checked(0, 1)}};
+  struct caller c = {.caller = 0};
   int64_t t0 = goro_now();
   goro_wg *wg = wg_make_checked();
   wg_go_checked(wg, arm_after_func, &c);
   goro_wg_wait(wg);
   assert_no_bg_failures();
   ck_assert_ptr_null(goro_timer_chan(c.t));
-  goro_case cs = GORO_RECV_CASE(c.r.done, NULL);
-  ck_assert_int_eq(goro_select(&cs, 1, 5 * GORO_SECOND), 0);
+  ck_assert(runs_reach(&c.r, 1, 5 * GORO_SECOND));
   ck_assert_uint_ne(atomic_load(&c.r.self), 0);
   ck_assert_uint_ne(atomic_load(&c.r.self), c.caller);
+  ck_assert_uint_eq(goro_self(), 0);
   ck_assert(atomic_load(&c.r.when) >= t0 + 10 * MS);
   ck_assert(!goro_timer_stop(c.t)); /* ran: nothing pending */
   nap(30 * MS);
   ck_assert_int_eq(atomic_load(&c.r.runs), 1);
   /* Reset re-arms it: fn runs again. */
   ck_assert(!goro_timer_reset(c.t, 1 * MS));
-  ck_assert_int_eq(goro_select(&cs, 1, 5 * GORO_SECOND), 0);
-  ck_assert_int_eq(atomic_load(&c.r.runs), 2);
+  ck_assert(runs_reach(&c.r, 2, 5 * GORO_SECOND));
   goro_timer_free(c.t);
   goro_wg_free(wg);
-  goro_chan_release(c.r.done);
 }
 END_TEST
 
 /* TestAfterStop: stopped before d, fn never runs. */
 START_TEST(test_after_func_stopped_first_never_runs)
 {
-  struct runrec r = {0};
+  struct runrec r = {.runs = 0};
   goro_timer *t = goro_after_func(30 * MS, record_run, &r);
   ck_assert_ptr_nonnull(t);
   ck_assert(goro_timer_stop(t));
@@ -374,7 +382,7 @@ END_TEST
 struct chain {
   _Atomic int left;
   goro_chan *done;
-  goro_timer *timers[10];
+  goro_timer *_Atomic timers[10]; /* each set by the step before */
 };
 
 static void chain_step(void *arg);
@@ -384,12 +392,15 @@ chain_step(void *arg)
 {
   struct chain *ch = arg;
   int i = atomic_fetch_sub(&ch->left, 1) - 1;
-  if (i == 0) {
-    goro_chan_close(ch->done);
+  if (i == 0) { /* a reference of its own: the test may release done once closed */
+    goro_chan *done = goro_chan_retain(ch->done);
+    goro_chan_close(done);
+    goro_chan_release(done);
     return;
   }
-  ch->timers[i] = goro_after_func(0, chain_step, ch);
-  if (ch->timers[i] == NULL) {
+  goro_timer *t = goro_after_func(0, chain_step, ch);
+  atomic_store(&ch->timers[i], t);
+  if (t == NULL) {
     BG_FAIL("goro_after_func failed");
     goro_chan_close(ch->done);
   }
@@ -399,14 +410,19 @@ chain_step(void *arg)
 START_TEST(test_after_func_chain_of_ten)
 {
   struct chain ch = {.left = 10, .done = chan_make_checked(0, 0)};
-  ch.timers[0] = goro_after_func(0, chain_step, &ch);
-  ck_assert_ptr_nonnull(ch.timers[0]);
+  atomic_store(&ch.timers[0], goro_after_func(0, chain_step, &ch));
+  ck_assert_ptr_nonnull(atomic_load(&ch.timers[0]));
   goro_case cs = GORO_RECV_CASE(ch.done, NULL);
   ck_assert_int_eq(goro_select(&cs, 1, 5 * GORO_SECOND), 0);
   assert_no_bg_failures();
   ck_assert_int_eq(atomic_load(&ch.left), 0);
-  for (int i = 0; i < 10; i++)
-    goro_timer_free(ch.timers[i]);
+  for (int i = 0; i < 10; i++) { /* the last steps' stores may still come */
+    int64_t end = goro_now() + 5 * GORO_SECOND;
+    while (atomic_load(&ch.timers[i]) == NULL && goro_now() < end)
+      nap(200 * GORO_MICROSECOND);
+    ck_assert_ptr_nonnull(atomic_load(&ch.timers[i]));
+    goro_timer_free(atomic_load(&ch.timers[i]));
+  }
   goro_chan_release(ch.done);
 }
 END_TEST
@@ -419,23 +435,18 @@ START_TEST(test_after_func_stop_racing_with_firing_is_exact)
   uint32_t seed = 777;
   for (size_t i = 0; i < n; i++) {
     seed = seed * 1103515245u + 12345u;
-    struct runrec r = {.done = chan_make_checked(0, 1)};
+    struct runrec r = {.runs = 0};
     goro_timer *t =
         goro_after_func((int64_t)(seed >> 8) % (150 * GORO_MICROSECOND), record_run, &r);
     ck_assert_ptr_nonnull(t);
     nap((int64_t)(seed >> 4) % (200 * GORO_MICROSECOND));
     bool pending = goro_timer_stop(t);
-    if (!pending) { /* it fired: fn runs (or ran) in its goroutine */
-      goro_case cs = GORO_RECV_CASE(r.done, NULL);
-      ck_assert_int_eq(goro_select(&cs, 1, 5 * GORO_SECOND), 0);
-    }
     goro_timer_free(t);
-    if (pending) { /* give a wrongly started fn the time to show up */
-      if (i % 50 == 0)
-        nap(2 * MS);
-    }
+    if (!pending) /* it fired: fn runs (or ran) in its goroutine */
+      ck_assert(runs_reach(&r, 1, 5 * GORO_SECOND));
+    else if (i % 50 == 0) /* give a wrongly started fn the time to show up */
+      nap(2 * MS);
     ck_assert_int_eq(atomic_load(&r.runs), pending ? 0 : 1);
-    goro_chan_release(r.done);
   }
 }
 END_TEST
