@@ -9,6 +9,8 @@
  *                               from the file's first bytes); exit 1 when
  *                               it does not decode
  *   pipes_img pixel FILE X Y    prints "R G B" of the pixel at X, Y
+ *   pipes_img gray FILE         prints every pixel's gray level, a line a
+ *                               row; -1 for a pixel that is not gray
  *
  * It runs nothing itself; the Python tests run it and the tools.
  */
@@ -92,6 +94,18 @@ main(int argc, char **argv)
     gdImageDestroy(im);
     return 0;
   }
-  fprintf(stderr, "usage: pipes_img make FILE W H | size FILE | pixel FILE X Y\n");
+  if (argc == 3 && strcmp(argv[1], "gray") == 0) {
+    const char *format;
+    gdImagePtr im = load(argv[2], &format);
+    for (int y = 0; y < gdImageSY(im); y++)
+      for (int x = 0; x < gdImageSX(im); x++) {
+        int c = gdImageGetTrueColorPixel(im, x, y);
+        int r = gdTrueColorGetRed(c), g = gdTrueColorGetGreen(c), b = gdTrueColorGetBlue(c);
+        printf("%d%c", r == g && g == b ? r : -1, x + 1 < gdImageSX(im) ? ' ' : '\n');
+      }
+    gdImageDestroy(im);
+    return 0;
+  }
+  fprintf(stderr, "usage: pipes_img make FILE W H | size FILE | pixel FILE X Y | gray FILE\n");
   return 2;
 }
