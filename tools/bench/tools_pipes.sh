@@ -30,12 +30,28 @@ IMAGES=${IMAGES:-200}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tools_pipes.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT INT TERM
 
-# Seconds (wall clock) one command takes, to the millisecond.
-seconds() {
+# The CPU seconds (user + system) of every child of this shell so far,
+# from the second line ("0m1.150s 0m0.070s") of the `times' output in
+# file $1. `times' itself must run in this shell: in a subshell it would
+# report that subshell's children.
+cpu_of() {
+  sed -n 2p "$1" | awk '{
+    s = 0
+    for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); s += a[1] * 60 + a[2] }
+    printf "%.3f\n", s
+  }'
+}
+
+# Runs a command; sets WALL and CPU to the seconds it took (wall clock,
+# and user + system CPU), to the millisecond.
+measure() {
+  times >"$TMP/times0"
   t0=$(date +%s%N)
   "$@" >/dev/null
   t1=$(date +%s%N)
-  echo "$t0 $t1" | awk '{ printf "%.3f\n", ($2 - $1) / 1e9 }'
+  times >"$TMP/times1"
+  WALL=$(echo "$t0 $t1" | awk '{ printf "%.3f", ($2 - $1) / 1e9 }')
+  CPU=$(echo "$(cpu_of "$TMP/times0") $(cpu_of "$TMP/times1")" | awk '{ printf "%.3f", $2 - $1 }')
 }
 
 # The median of the numbers on stdin.
@@ -45,22 +61,26 @@ median() {
 
 echo "machine: $NCPU CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 echo
-echo "mandelbrot -size $SIZE, median of $RUNS runs (wall clock):"
+echo "mandelbrot -size $SIZE, median of $RUNS runs:"
 echo
-echo "| workers | seconds | speed-up | runs |"
-echo "|---:|---:|---:|---|"
+echo "| workers | wall s | speed-up | CPU s | wall s, each run |"
+echo "|---:|---:|---:|---:|---|"
 base=
 w=1
 while [ "$w" -le "$MAXW" ]; do
   all=
+  cpus=
   r=0
   while [ "$r" -lt "$RUNS" ]; do
-    all="$all $(seconds "$MANDEL" -workers "$w" -size "$SIZE" -o "$TMP/m.png")"
+    measure "$MANDEL" -workers "$w" -size "$SIZE" -o "$TMP/m.png"
+    all="$all $WALL"
+    cpus="$cpus $CPU"
     r=$((r + 1))
   done
   med=$(echo $all | tr ' ' '\n' | median)
+  cmed=$(echo $cpus | tr ' ' '\n' | median)
   [ -n "$base" ] || base=$med
-  echo "| $w | $med | $(echo "$base $med" | awk '{ printf "%.2f", $1 / $2 }') | $(echo $all | tr ' ' ',') |"
+  echo "| $w | $med | $(echo "$base $med" | awk '{ printf "%.2f", $1 / $2 }') | $cmed | $(echo $all | tr ' ' ',') |"
   w=$((w + 1))
 done
 
@@ -75,12 +95,17 @@ while [ "$i" -lt "$IMAGES" ]; do
   i=$((i + 1))
 done
 all=
+cpus=
 r=0
 while [ "$r" -lt "$RUNS" ]; do
   rm -f "$TMP"/*.thumb.jpg
-  all="$all $(seconds "$THUMB" "$TMP"/i*.jpg "$TMP"/i*.png)"
+  measure "$THUMB" "$TMP"/i*.jpg "$TMP"/i*.png
+  all="$all $WALL"
+  cpus="$cpus $CPU"
   r=$((r + 1))
 done
 med=$(echo $all | tr ' ' '\n' | median)
-echo "thumbnail: $IMAGES images (1600x1200 JPEG and 1200x1600 PNG) to -size 128:" \
-  "median $med s of $RUNS runs ($(echo $all | tr ' ' ',')): $(echo "$IMAGES $med" | awk '{ printf "%.1f", $1 / $2 }') images/s"
+cmed=$(echo $cpus | tr ' ' '\n' | median)
+echo "thumbnail: $IMAGES images (1600x1200 JPEG, 1200x1600 PNG) to -size 128, median of $RUNS runs:"
+echo "  wall $med s ($(echo $all | tr ' ' ',')): $(echo "$IMAGES $med" | awk '{ printf "%.1f", $1 / $2 }') images/s;" \
+  "CPU $cmed s: $(echo "$IMAGES $cmed" | awk '{ printf "%.1f", $1 / $2 }') images per CPU-second"
