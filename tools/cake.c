@@ -127,25 +127,25 @@ main(int argc, char **argv)
 {
   tool_init(argc, argv);
   struct shop s = {
-    .cakes = 20, /* the book's benchmark defaults */
-    .bake_time = 10 * GORO_MILLISECOND,
-    .num_icers = 1,
-    .ice_time = 10 * GORO_MILLISECOND,
-    .inscribe_time = 10 * GORO_MILLISECOND,
+      .cakes = 20, /* the book's benchmark defaults */
+      .bake_time = 10 * GORO_MILLISECOND,
+      .num_icers = 1,
+      .ice_time = 10 * GORO_MILLISECOND,
+      .inscribe_time = 10 * GORO_MILLISECOND,
   };
   struct tool_flag flags[] = {
-    {"cakes", TOOL_INT, &s.cakes, "N", "number of cakes to make"},
-    {"bake", TOOL_DURATION, &s.bake_time, "D", "mean time to bake a cake"},
-    {"bake-spread", TOOL_DURATION, &s.bake_spread, "D", "standard deviation of the baking time"},
-    {"bake-buf", TOOL_INT, &s.bake_buf, "N", "buffer slots between baking and icing"},
-    {"icers", TOOL_INT, &s.num_icers, "N", "number of cooks icing"},
-    {"ice", TOOL_DURATION, &s.ice_time, "D", "mean time to ice a cake"},
-    {"ice-spread", TOOL_DURATION, &s.ice_spread, "D", "standard deviation of the icing time"},
-    {"ice-buf", TOOL_INT, &s.ice_buf, "N", "buffer slots between icing and inscribing"},
-    {"inscribe", TOOL_DURATION, &s.inscribe_time, "D", "mean time to inscribe a cake"},
-    {"inscribe-spread", TOOL_DURATION, &s.inscribe_spread, "D",
-     "standard deviation of the inscribing time"},
-    {"v", TOOL_BOOL, &s.verbose, NULL, "print each step of each cake"},
+      {"cakes", TOOL_INT, &s.cakes, "N", "number of cakes to make"},
+      {"bake", TOOL_DURATION, &s.bake_time, "D", "mean time to bake a cake"},
+      {"bake-spread", TOOL_DURATION, &s.bake_spread, "D", "standard deviation of the baking time"},
+      {"bake-buf", TOOL_INT, &s.bake_buf, "N", "buffer slots between baking and icing"},
+      {"icers", TOOL_INT, &s.num_icers, "N", "number of cooks icing"},
+      {"ice", TOOL_DURATION, &s.ice_time, "D", "mean time to ice a cake"},
+      {"ice-spread", TOOL_DURATION, &s.ice_spread, "D", "standard deviation of the icing time"},
+      {"ice-buf", TOOL_INT, &s.ice_buf, "N", "buffer slots between icing and inscribing"},
+      {"inscribe", TOOL_DURATION, &s.inscribe_time, "D", "mean time to inscribe a cake"},
+      {"inscribe-spread", TOOL_DURATION, &s.inscribe_spread, "D",
+       "standard deviation of the inscribing time"},
+      {"v", TOOL_BOOL, &s.verbose, NULL, "print each step of each cake"},
   };
   int i = tool_parse(argc, argv,
                      "[-cakes N] [-bake D] [-bake-spread D] [-bake-buf N] [-icers N] [-ice D]\n"
@@ -160,7 +160,8 @@ main(int argc, char **argv)
   if (s.num_icers < 1)
     tool_usage_error("-icers %d: want 1 or more", s.num_icers);
   if (s.bake_buf < 0 || s.ice_buf < 0)
-    tool_usage_error("a buffer of %d slots: want 0 or more", s.bake_buf < 0 ? s.bake_buf : s.ice_buf);
+    tool_usage_error("a buffer of %d slots: want 0 or more",
+                     s.bake_buf < 0 ? s.bake_buf : s.ice_buf);
   if (s.bake_time < 0 || s.bake_spread < 0 || s.ice_time < 0 || s.ice_spread < 0 ||
       s.inscribe_time < 0 || s.inscribe_spread < 0)
     tool_usage_error("durations must not be negative");
@@ -172,7 +173,8 @@ main(int argc, char **argv)
   if (baked == NULL || iced == NULL || wg == NULL || cooks == NULL)
     tool_fatal("open the shop: %s", strerror(errno));
   for (int k = 0; k < s.num_icers + 2; k++)
-    cooks[k] = (struct cook){.s = &s, .baked = baked, .iced = iced, .rng = 0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1)};
+    cooks[k] = (struct cook){
+        .s = &s, .baked = baked, .iced = iced, .rng = 0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1)};
 
   int64_t start = goro_now();
   int rc = goro_wg_go(wg, baker, &cooks[0]);

@@ -35,12 +35,13 @@ main(int argc, char **argv)
   int n = 10;
   int64_t period = GORO_SECOND;
   struct tool_flag flags[] = {
-    {"n", TOOL_INT, &n, "N", "count down from N"},
-    {"tick", TOOL_DURATION, &period, "D", "time between two numbers"},
+      {"n", TOOL_INT, &n, "N", "count down from N"},
+      {"tick", TOOL_DURATION, &period, "D", "time between two numbers"},
   };
-  int i = tool_parse(argc, argv, "[-n N] [-tick D]",
-                     "Counts down to a rocket launch, one number per tick (gopl.io/ch8/countdown1).",
-                     flags, sizeof flags / sizeof flags[0]);
+  int i =
+      tool_parse(argc, argv, "[-n N] [-tick D]",
+                 "Counts down to a rocket launch, one number per tick (gopl.io/ch8/countdown1).",
+                 flags, sizeof flags / sizeof flags[0]);
   if (i != argc)
     tool_usage_error("unexpected argument %s", argv[i]);
   if (n < 0)

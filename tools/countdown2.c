@@ -61,8 +61,8 @@ main(int argc, char **argv)
   int n = 10;
   int64_t period = GORO_SECOND;
   struct tool_flag flags[] = {
-    {"n", TOOL_INT, &n, "N", "count down from N"},
-    {"tick", TOOL_DURATION, &period, "D", "time between two numbers"},
+      {"n", TOOL_INT, &n, "N", "count down from N"},
+      {"tick", TOOL_DURATION, &period, "D", "time between two numbers"},
   };
   int i = tool_parse(argc, argv, "[-n N] [-tick D]",
                      "Counts down to a rocket launch, one number per tick; a byte on stdin\n"
@@ -92,8 +92,8 @@ main(int argc, char **argv)
     if (after == NULL)
       tool_fatal("start timer: %s", strerror(errno));
     goro_case cases[] = {
-      GORO_RECV_CASE(after, NULL), /* case <-time.After(period): */
-      GORO_RECV_CASE(abort, NULL), /* case <-abort: */
+        GORO_RECV_CASE(after, NULL), /* case <-time.After(period): */
+        GORO_RECV_CASE(abort, NULL), /* case <-abort: */
     };
     int which = goro_select(cases, 2, FOREVER);
     goro_chan_release(after);

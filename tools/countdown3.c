@@ -63,8 +63,8 @@ main(int argc, char **argv)
   int n = 10;
   int64_t period = GORO_SECOND;
   struct tool_flag flags[] = {
-    {"n", TOOL_INT, &n, "N", "count down from N"},
-    {"tick", TOOL_DURATION, &period, "D", "time between two numbers"},
+      {"n", TOOL_INT, &n, "N", "count down from N"},
+      {"tick", TOOL_DURATION, &period, "D", "time between two numbers"},
   };
   int i = tool_parse(argc, argv, "[-n N] [-tick D]",
                      "Counts down to a rocket launch, one number per tick; a byte on stdin\n"
@@ -94,8 +94,8 @@ main(int argc, char **argv)
   for (int countdown = n; countdown > 0; countdown--) {
     printf("%d\n", countdown);
     goro_case cases[] = {
-      GORO_RECV_CASE(goro_ticker_chan(ticker), NULL), /* case <-ticker.C: */
-      GORO_RECV_CASE(abort, NULL),                    /* case <-abort: */
+        GORO_RECV_CASE(goro_ticker_chan(ticker), NULL), /* case <-ticker.C: */
+        GORO_RECV_CASE(abort, NULL),                    /* case <-abort: */
     };
     if (goro_select(cases, 2, FOREVER) == 1) {
       printf("Launch aborted!\n");

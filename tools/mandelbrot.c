@@ -31,15 +31,15 @@
 enum {
   ITERATIONS = 200,
   CONTRAST = 15,
-  MAX_SIZE = 16384,  /* 1 GiB of truecolor pixels */
-  PNG_LEVEL = 6,     /* zlib's default level, named so it cannot drift */
+  MAX_SIZE = 16384, /* 1 GiB of truecolor pixels */
+  PNG_LEVEL = 6,    /* zlib's default level, named so it cannot drift */
 };
 static const double xmin = -2, ymin = -2, xmax = +2, ymax = +2;
 
 /* What every worker shares: read-only, except the pixels of the rows each
  * one receives. */
 struct job {
-  gdImagePtr img;  /* size x size truecolor */
+  gdImagePtr img; /* size x size truecolor */
   int size;
   goro_chan *rows; /* chan int: row indices, closed by main after the last */
 };
@@ -81,9 +81,10 @@ main(int argc, char **argv)
   int size = 1024;
   const char *out = NULL;
   struct tool_flag flags[] = {
-    {"workers", TOOL_INT, &workers, "N", "goroutines computing rows (default: the number of CPUs)"},
-    {"size", TOOL_INT, &size, "N", "width and height of the picture in pixels"},
-    {"o", TOOL_STRING, &out, "FILE", "write the PNG to FILE (default: stdout)"},
+      {"workers", TOOL_INT, &workers, "N",
+       "goroutines computing rows (default: the number of CPUs)"},
+      {"size", TOOL_INT, &size, "N", "width and height of the picture in pixels"},
+      {"o", TOOL_STRING, &out, "FILE", "write the PNG to FILE (default: stdout)"},
   };
   int i = tool_parse(argc, argv, "[-workers N] [-size N] [-o FILE]",
                      "Writes the Mandelbrot set of section 3.3 as a PNG, its rows computed\n"

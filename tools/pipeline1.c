@@ -53,7 +53,7 @@ main(int argc, char **argv)
 {
   tool_init(argc, argv);
   struct tool_flag flags[] = {
-    {"n", TOOL_INT, &n, "N", "print the squares of 0..N-1 only; -1: forever"},
+      {"n", TOOL_INT, &n, "N", "print the squares of 0..N-1 only; -1: forever"},
   };
   int i = tool_parse(argc, argv, "[-n N]",
                      "Prints the squares 0, 1, 4, 9, ... forever, through a counter, a\n"

@@ -32,8 +32,8 @@
 enum { MAX_N = 92 };
 
 struct spin {
-  int64_t delay;      /* time each frame stays on screen */
-  goro_chan *done;    /* closed by main: stop spinning */
+  int64_t delay;   /* time each frame stays on screen */
+  goro_chan *done; /* closed by main: stop spinning */
 };
 
 /* Writes `-\|/` frames, each after a carriage return, until done is
@@ -68,7 +68,7 @@ main(int argc, char **argv)
   tool_init(argc, argv);
   int n = 45;
   struct tool_flag flags[] = {
-    {"n", TOOL_INT, &n, "N", "compute Fibonacci(N), 0 to 92"},
+      {"n", TOOL_INT, &n, "N", "compute Fibonacci(N), 0 to 92"},
   };
   int i = tool_parse(argc, argv, "[-n N]",
                      "Computes Fibonacci(N) by the slow recursion while a goroutine spins\n"

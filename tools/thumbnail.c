@@ -60,9 +60,9 @@
 
 enum { MAX_SIZE = 10000, JPEG_QUALITY = 85 };
 
-static int thumb_size = 128;         /* -size; read-only once workers run */
-static goro_chan *tokens;            /* chan struct{}, cap ncpu: decodes in progress */
-static atomic_bool failed;           /* some file failed */
+static int thumb_size = 128;           /* -size; read-only once workers run */
+static goro_chan *tokens;              /* chan struct{}, cap ncpu: decodes in progress */
+static atomic_bool failed;             /* some file failed */
 static _Thread_local char gd_msg[256]; /* libgd's last messages on this thread */
 
 /* gdSetErrorMethod's callback: appends the message (without its newline)
@@ -324,7 +324,7 @@ main(int argc, char **argv)
 {
   tool_init(argc, argv);
   struct tool_flag flags[] = {
-    {"size", TOOL_INT, &thumb_size, "N", "longest side of a thumbnail in pixels"},
+      {"size", TOOL_INT, &thumb_size, "N", "longest side of a thumbnail in pixels"},
   };
   int i = tool_parse(argc, argv, "[-size N] [FILE...]",
                      "Makes dir/foo.thumb.jpg for each dir/foo.jpg, .jpeg or .png, in parallel\n"

@@ -58,9 +58,8 @@ main(int argc, char **argv)
     for (int y = 0; y < h; y++)
       for (int x = 0; x < w; x++) {
         int dark = abs(x * h - y * w) < (w > h ? w : h) * 2;
-        gdImageSetPixel(im, x, y,
-                        dark ? gdTrueColor(20, 20, 20)
-                             : gdTrueColor(255 * x / w, 255 * y / h, 128));
+        gdImageSetPixel(
+            im, x, y, dark ? gdTrueColor(20, 20, 20) : gdTrueColor(255 * x / w, 255 * y / h, 128));
       }
     const char *dot = strrchr(argv[2], '.');
     int len = 0;

@@ -27,8 +27,7 @@ static atomic_int made, stopped;
 GORO_EXTERN goro_ticker *
 goro_ticker_make(int64_t period_ns)
 {
-  goro_ticker *(*real)(int64_t) =
-    (goro_ticker * (*)(int64_t)) dlsym(RTLD_NEXT, "goro_ticker_make");
+  goro_ticker *(*real)(int64_t) = (goro_ticker * (*)(int64_t)) dlsym(RTLD_NEXT, "goro_ticker_make");
   if (real == NULL)
     abort();
   atomic_fetch_add(&made, 1);
