@@ -81,8 +81,7 @@ main(int argc, char **argv)
   int size = 1024;
   const char *out = NULL;
   struct tool_flag flags[] = {
-      {"workers", TOOL_INT, &workers, "N",
-       "goroutines computing rows (default: the number of CPUs)"},
+      {"workers", TOOL_INT, &workers, "N", "goroutines computing rows, one per CPU by default"},
       {"size", TOOL_INT, &size, "N", "width and height of the picture in pixels"},
       {"o", TOOL_STRING, &out, "FILE", "write the PNG to FILE (default: stdout)"},
   };
