@@ -81,9 +81,9 @@ main(int argc, char **argv)
   int size = 1024;
   const char *out = NULL;
   struct tool_flag flags[] = {
-      {"workers", TOOL_INT, &workers, "N", "goroutines computing rows, one per CPU by default"},
+      {"workers", TOOL_INT, &workers, "N", "goroutines computing rows (the default: one per CPU)"},
       {"size", TOOL_INT, &size, "N", "width and height of the picture in pixels"},
-      {"o", TOOL_STRING, &out, "FILE", "write the PNG to FILE (default: stdout)"},
+      {"o", TOOL_STRING, &out, "FILE", "write the PNG to FILE instead of stdout"},
   };
   int i = tool_parse(argc, argv, "[-workers N] [-size N] [-o FILE]",
                      "Writes the Mandelbrot set of section 3.3 as a PNG, its rows computed\n"
