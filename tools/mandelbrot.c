@@ -81,13 +81,14 @@ main(int argc, char **argv)
   int size = 1024;
   const char *out = NULL;
   struct tool_flag flags[] = {
-      {"workers", TOOL_INT, &workers, "N", "goroutines computing rows (the default: one per CPU)"},
+      {"workers", TOOL_INT, &workers, "N", "goroutines computing rows"},
       {"size", TOOL_INT, &size, "N", "width and height of the picture in pixels"},
       {"o", TOOL_STRING, &out, "FILE", "write the PNG to FILE instead of stdout"},
   };
   int i = tool_parse(argc, argv, "[-workers N] [-size N] [-o FILE]",
                      "Writes the Mandelbrot set of section 3.3 as a PNG, its rows computed\n"
-                     "in parallel by N goroutines fed by a channel (exercise 8.5).",
+                     "in parallel by N goroutines fed by a channel (exercise 8.5). N defaults to\n"
+                     "the number of CPUs.",
                      flags, sizeof flags / sizeof flags[0]);
   if (i != argc)
     tool_usage_error("unexpected argument %s", argv[i]);
