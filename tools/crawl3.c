@@ -166,8 +166,6 @@ main(int argc, char **argv)
   if (mirror_dir != NULL) {
     if (*mirror_dir == '\0')
       tool_usage_error("-mirror needs a directory");
-    if (mkdir(mirror_dir, 0777) != 0 && errno != EEXIST)
-      tool_fatal("mirror %s: %s", mirror_dir, strerror(errno));
     if ((mirror = mirror_make(mirror_dir, args->v, args->n)) == NULL)
       tool_fatal("mirror %s: %s", mirror_dir, strerror(errno));
   }

@@ -252,6 +252,23 @@ mirror_free(struct mirror *m)
   free(m);
 }
 
+/* mkdir -p of every directory of path up to its last '/'. */
+static int
+make_parents(char *path)
+{
+  for (char *s = strchr(path + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
+    *s = '\0';
+    int rc = mkdir(path, 0777);
+    int e = errno;
+    *s = '/';
+    if (rc != 0 && e != EEXIST) {
+      errno = e;
+      return -1;
+    }
+  }
+  return 0;
+}
+
 struct mirror *
 mirror_make(const char *dir, char **urls, size_t n)
 {
@@ -261,6 +278,13 @@ mirror_make(const char *dir, char **urls, size_t n)
   m->dir = strdup(dir);
   m->hosts = calloc(n ? n : 1, sizeof *m->hosts);
   if (m->dir == NULL || m->hosts == NULL)
+    goto fail;
+  char *slashed = NULL;
+  if (asprintf(&slashed, "%s/", dir) < 0)
+    goto fail;
+  int rc = make_parents(slashed); /* mkdir -p dir */
+  free(slashed);
+  if (rc != 0)
     goto fail;
   for (size_t i = 0; i < n; i++) {
     CURLU *u = resolve(NULL, urls[i]);
@@ -446,23 +470,6 @@ relative_ref(const char *from, const char *to, const char *frag)
     return NULL;
   }
   return buf;
-}
-
-/* mkdir -p of every directory of path up to its last '/'. */
-static int
-make_parents(char *path)
-{
-  for (char *s = strchr(path + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
-    *s = '\0';
-    int rc = mkdir(path, 0777);
-    int e = errno;
-    *s = '/';
-    if (rc != 0 && e != EEXIST) {
-      errno = e;
-      return -1;
-    }
-  }
-  return 0;
 }
 
 /* Writes data to m->dir/file, through a temporary file renamed into place

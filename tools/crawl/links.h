@@ -36,7 +36,8 @@ char *url_normalize(const char *raw);
  * write them, with their port) whose pages are crawled and saved. */
 struct mirror;
 
-/* NULL and errno on failure; urls must be normal (url_normalize). */
+/* Makes dir (and its parents) if need be. NULL and errno on failure
+ * (EINVAL: a URL without a host). */
 struct mirror *mirror_make(const char *dir, char **urls, size_t n);
 void mirror_free(struct mirror *m);
 /* Whether the (normal) url is on one of m's hosts. */
