@@ -35,7 +35,7 @@ static goro_wg *all;        /* every goroutine main started; waited before exit 
 static struct links *
 crawl(const char *url)
 {
-  printf("%s\n", url);
+  links_print(url);
   struct links *list = NULL;
   char err[FETCH_ERR_LEN];
   struct fetcher *f = fetcher_make(NULL);

@@ -56,9 +56,9 @@ crawl(struct fetcher *f, const char *url)
 {
   flockfile(stdout);
   bool live = !fetch_cancelled(cancel);
-  if (live)
-    printf("%s\n", url);
+  int rc = live ? printf("%s\n", url) : 0;
   funlockfile(stdout);
+  links_print_failed(rc);
   struct links *list = NULL;
   if (live) {
     char err[FETCH_ERR_LEN];

@@ -1,8 +1,9 @@
 """crawl_all.py - crawl1, crawl2 and crawl3 over a generated site of 400+
 pages (crawl_site.py): every reachable URL printed exactly once, and
 nothing else; each page requested once; failures (a 404, a closed port)
-reported on stderr with exit status 0; crawl2 and crawl3 never more than
-20 requests in flight, crawl1 more (it is unbounded); -h and bad flags.
+reported on stderr with exit status 0; a closed stdout ends the crawl
+(exit 1); crawl2 and crawl3 never more than 20 requests in flight, crawl1
+more (it is unbounded); -h and bad flags.
 """
 import collections
 import subprocess
@@ -79,6 +80,21 @@ def crawl_once(name, site, stats, want):
     return maxin
 
 
+def check_closed_stdout(name, site):
+    """A reader that goes away ends the crawl: exit 1, `NAME: writing stdout: ...'."""
+    p = tt.start([tt.tool(name), site.url("/p/0.html")], stdin=subprocess.DEVNULL,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.readline()
+    p.stdout.close()
+    try:
+        err = p.communicate(timeout=20 * tt.SLOW)[1].decode()
+    except subprocess.TimeoutExpired:
+        tt.stop(p)
+        tt.fail("%s went on crawling with its stdout closed" % name)
+    if p.returncode != 1 or (name + ": writing stdout: ") not in err:
+        tt.fail("%s with stdout closed: status %d, stderr %r" % (name, p.returncode, err[-500:]))
+
+
 def test():
     for name in CRAWLERS:
         check_flags(name)
@@ -100,6 +116,7 @@ def test():
                 tt.fail("%s had %d requests in flight (at most 20)" % (name, maxin))
             elif maxin < 2:
                 tt.fail("%s fetched one page at a time" % name)
+            check_closed_stdout(name, site)
     finally:
         cs.release(site, srv)
 

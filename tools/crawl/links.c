@@ -96,6 +96,22 @@ links_setup(void)
 }
 
 void
+links_print(const char *url)
+{
+  links_print_failed(printf("%s\n", url));
+}
+
+void
+links_print_failed(int rc)
+{
+  if (rc < 0) {
+    int e = errno;
+    tool_warn("writing stdout: %s", strerror(e));
+    _exit(1); /* at once: goroutines are still using libcurl, and stdout is broken */
+  }
+}
+
+void
 links_cleanup(void)
 {
   xmlCleanupParser();

@@ -60,6 +60,14 @@ enum fetch_result links_extract(struct fetcher *f, const char *url, const struct
  * ends at once, as the book's Go program does). Exits 1 on failure. */
 void links_setup(void);
 
+/* fmt.Println(url), checked: when stdout fails (a reader that went away)
+ * the crawler ends with exit status 1 and a message, as a Go program
+ * ends on EPIPE, rather than crawl on with nobody reading. */
+void links_print(const char *url);
+
+/* What links_print does when printf returned rc < 0. */
+void links_print_failed(int rc);
+
 /* Undoes links_setup's libraries, after every goroutine has ended. */
 void links_cleanup(void);
 
