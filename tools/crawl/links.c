@@ -10,7 +10,9 @@
  * rewritten to the relative path from the page's file to the target's
  * file, each segment percent-encoded (so "x.html?id=2" is written
  * "x.html%3Fid%3D2", which a browser decodes back to the file's name),
- * with the link's fragment kept.
+ * with the link's fragment kept. Two URLs whose files collide as a file
+ * and a directory (/a and /a/b) cannot both be saved: the second fails
+ * and is reported.
  *
  * Nothing here is shared between goroutines but the mirror, which is
  * read-only once made, and the directory tree, where concurrent mkdir of
