@@ -69,8 +69,7 @@ main(int argc, char **argv)
   tool_init(argc, argv);
   int depth = -1;
   struct tool_flag flags[] = {
-      {"depth", TOOL_INT, &depth, "N",
-       "crawl only URLs at most N links from a start URL (-1: no limit)"},
+      {"depth", TOOL_INT, &depth, "N", "crawl only URLs at most N links from a start URL; -1: all"},
   };
   int first = tool_parse(argc, argv, "[-depth N] URL...",
                          "Prints every URL reachable from the URLs given, each once, as it "

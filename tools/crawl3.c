@@ -44,12 +44,12 @@
 
 #define NCRAWLERS 20
 
-static goro_chan *worklist;     /* struct links *: the links of one page, or the start URLs */
-static goro_chan *unseen_links; /* const char *: de-duplicated URLs, to the crawlers */
+static goro_chan *worklist;         /* struct links *: the links of one page, or the start URLs */
+static goro_chan *unseen_links;     /* const char *: de-duplicated URLs, to the crawlers */
 static struct fetch_cancel *cancel; /* cancel->done is the book's done channel */
-static struct mirror *mirror;   /* -mirror: the hosts to save, or NULL */
-static goro_wg *all;            /* every goroutine main started; waited before exit */
-static int over[2];             /* a pipe: main writes once the crawl is over */
+static struct mirror *mirror;       /* -mirror: the hosts to save, or NULL */
+static goro_wg *all;                /* every goroutine main started; waited before exit */
+static int over[2];                 /* a pipe: main writes once the crawl is over */
 
 static struct links *
 crawl(struct fetcher *f, const char *url)
@@ -150,8 +150,7 @@ main(int argc, char **argv)
   int depth = -1;
   const char *mirror_dir = NULL;
   struct tool_flag flags[] = {
-      {"depth", TOOL_INT, &depth, "N",
-       "crawl only URLs at most N links from a start URL (-1: no limit)"},
+      {"depth", TOOL_INT, &depth, "N", "crawl only URLs at most N links from a start URL; -1: all"},
       {"mirror", TOOL_STRING, &mirror_dir, "DIR",
        "crawl only the start URLs' hosts, saving each page under DIR/HOST/PATH\n"
        "                     with the links among them made relative"},

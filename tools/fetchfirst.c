@@ -32,7 +32,7 @@
 struct response {
   const char *url;
   enum fetch_result result;
-  struct page page;       /* when FETCH_OK */
+  struct page page;        /* when FETCH_OK */
   char err[FETCH_ERR_LEN]; /* when FETCH_FAILED */
 };
 

@@ -59,9 +59,9 @@ void fetcher_free(struct fetcher *f);
 
 /* A fetched page. All strings malloc'd; page_clear frees them. */
 struct page {
-  char *url;   /* the URL after redirects: the base of its relative links */
-  char *type;  /* Content-Type, or NULL */
-  char *body;  /* the body, with a '\0' after its len bytes */
+  char *url;  /* the URL after redirects: the base of its relative links */
+  char *type; /* Content-Type, or NULL */
+  char *body; /* the body, with a '\0' after its len bytes */
   size_t len;
 };
 void page_clear(struct page *p);

@@ -494,8 +494,7 @@ relative_ref(const char *from, const char *to, const char *frag)
  * (two URLs may share a file, as /d/ and /d/index.html: the last one
  * saved wins, never a mix); reports a failure on stderr. */
 static void
-mirror_save(const struct mirror *m, const char *url, const char *file, const void *data,
-            size_t len)
+mirror_save(const struct mirror *m, const char *url, const char *file, const void *data, size_t len)
 {
   char *path = NULL, *tmp = NULL;
   if (asprintf(&path, "%s/%s", m->dir, file) < 0 || asprintf(&tmp, "%s.XXXXXX", path) < 0) {
@@ -587,8 +586,7 @@ done:
 /* Visits every <a> of doc in document order (iteratively: no recursion
  * on the document's depth). */
 static int
-walk(htmlDocPtr doc, CURLU *base, const struct mirror *m, const char *page_file,
-     struct links *out)
+walk(htmlDocPtr doc, CURLU *base, const struct mirror *m, const char *page_file, struct links *out)
 {
   xmlNode *n = doc->children;
   while (n != NULL) {

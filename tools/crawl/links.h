@@ -22,7 +22,7 @@ struct links {
   char **v; /* n absolute URLs, each malloc'd, owned by the list */
 };
 
-struct links *links_new(const char *from); /* NULL on failure */
+struct links *links_new(const char *from);  /* NULL on failure */
 int links_push(struct links *l, char *url); /* takes url (freed on failure); 0 or -1 */
 void links_free(struct links *l);           /* NULL is a no-op */
 

@@ -24,20 +24,20 @@
 
 struct entry {
   char *url;
-  int depth;           /* the best known; INT_MAX until reached */
-  bool queued;         /* handed out to be crawled */
-  bool expanded;       /* kids holds the page's links */
+  int depth;     /* the best known; INT_MAX until reached */
+  bool queued;   /* handed out to be crawled */
+  bool expanded; /* kids holds the page's links */
   size_t nkids;
   struct entry **kids; /* the page's links (with a depth limit) */
 };
 
 struct seen {
-  int maxdepth;          /* INT_MAX: no limit */
-  size_t cap, count;     /* slots of table, entries in it */
+  int maxdepth;      /* INT_MAX: no limit */
+  size_t cap, count; /* slots of table, entries in it */
   struct entry **table;
-  const char **todo;     /* what seen_add hands out */
+  const char **todo; /* what seen_add hands out */
   size_t ntodo, todocap;
-  struct entry **stack;  /* seen_add's relaxation work list */
+  struct entry **stack; /* seen_add's relaxation work list */
   size_t nstack, stackcap;
 };
 
