@@ -45,10 +45,10 @@ def cancel_test(site, stats):
     p.stdin.write(b"\n")
     p.stdin.flush()
     try:
-        rc = p.wait(1.0 * tt.SLOW + 0.5)
+        rc = p.wait(tt.prompt(1.0) + 0.5)
     except subprocess.TimeoutExpired:
         tt.stop(p)
-        tt.fail("crawl3 did not end within %.1fs of the byte on stdin" % (1.0 * tt.SLOW + 0.5))
+        tt.fail("crawl3 did not end within %.1fs of the byte on stdin" % (tt.prompt(1.0) + 0.5))
     took = time.monotonic() - t0
     for t in threads:
         t.join(5 * tt.SLOW)
@@ -59,7 +59,7 @@ def cancel_test(site, stats):
     if err:
         tt.fail("cancelled crawl3 wrote on stderr (a leak report or an error): %r" % "".join(err)[:2000])
     print("crawl3 cancelled 20 fetches in flight and ended in %.3fs" % took)
-    if took > 1.0 * tt.SLOW:
+    if took > tt.prompt(1.0):
         tt.fail("crawl3 took %.2fs to end after the cancel" % took)
 
 
