@@ -233,7 +233,9 @@ client_writer(void *arg)
     ok = ok && tool_write_all(cli->fd, l->text, l->len) == 0;
     line_unref(l);
   }
-  goro_chan_close(cli->written);
+  goro_chan *written = cli->written; /* cli may be freed once it is closed */
+  goro_chan_close(written);
+  goro_chan_release(written); /* the writer's reference, taken by handleConn */
 }
 
 /* input.Scan() in its own goroutine, each line sent on cli->lines (a send
@@ -310,9 +312,13 @@ static void
 handle_conn(void *arg)
 {
   struct client *cli = arg;
+  /* The writer holds its own reference to written: it may still be inside
+   * goro_chan_close when handleConn, woken, frees the client. */
+  goro_chan_retain(cli->written);
   int rc = goro_go(client_writer, cli); /* go clientWriter(conn, ch) */
   if (rc != 0) {
     tool_warn("goro_go: %s", goro_strerror(rc));
+    goro_chan_release(cli->written);
     goro_chan_close(cli->written);
     goro_chan_close(cli->out);
   } else if ((rc = goro_wg_go(cli->reader, client_reader, cli)) != 0) {

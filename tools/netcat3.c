@@ -35,6 +35,7 @@ conn_to_stdout(void *arg)
   copy_errno = errno;
   net_wake(); /* the server is gone: stop reading stdin */
   goro_chan_send(done, NULL);
+  goro_chan_release(done); /* this goroutine's reference, taken by main */
 }
 
 int
@@ -59,6 +60,9 @@ main(int argc, char **argv)
   if (done == NULL)
     tool_fatal("out of memory");
   net_watch_client();
+  /* A reference for the goroutine: main may release its own as soon as it
+   * has received, while the sender is still inside goro_chan_send. */
+  goro_chan_retain(done);
   int rc = goro_go(conn_to_stdout, (void *)(intptr_t)conn);
   if (rc != 0)
     tool_fatal("goro_go: %s", goro_strerror(rc));

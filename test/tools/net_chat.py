@@ -32,7 +32,7 @@ def expect(c, want, what):
 
 
 def test_protocol():
-    srv = n.start_server_dump("chat")
+    srv = n.start_server_stats("chat")
     base = n.goroutines(srv)
     a = join(srv.port, "alice")
     if (a.name, a.present) != ("alice", "Present:"):
@@ -68,13 +68,14 @@ def test_protocol():
         t.fail("bob again: %r %r" % (b2.name, b2.present))
     for c in (a, e, d):
         expect(c, "bob has arrived", "bob again")
+    n.wait_goroutines(srv, base + 3 * 4, what="chat with 4 clients, 3 goroutines each")
     # Nobody has a line left over: no message twice, none of one's own.
     for c in (a, e, d, b2):
         if not c.nothing_within(0.3):
             t.fail("%s got an unexpected line %r" % (c.name, c.line()))
     for c in (a, e, d, b2):
         c.close()
-    n.goroutines_back_to(srv, base, what="chat after the protocol test")
+    n.wait_goroutines(srv, base, what="chat after the protocol test")
     return srv
 
 
@@ -190,7 +191,7 @@ def test_load_with_a_client_that_never_reads():
 
 
 def test_idle():
-    srv = n.start_server_dump("chat", "-idle", "600ms")
+    srv = n.start_server_stats("chat", "-idle", "600ms")
     base = n.goroutines(srv)
     # Silent before giving a name: disconnected, nobody hears of it.
     mute = n.Client(srv.port)
@@ -216,7 +217,7 @@ def test_idle():
     if not quiet.closed_within(2) or not mute.closed_within(2):
         t.fail("idle clients still connected")
     talker.close()
-    n.goroutines_back_to(srv, base, what="chat after idle clients")
+    n.wait_goroutines(srv, base, what="chat after idle clients")
     n.check_stop(srv, signal.SIGINT)
 
 

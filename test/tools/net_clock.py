@@ -26,7 +26,7 @@ def check_times(lines, what):
 
 
 def test_clock2_concurrent():
-    srv = n.start_server_dump("clock2", "-interval", "100ms")
+    srv = n.start_server_stats("clock2", "-interval", "100ms")
     base = n.goroutines(srv)
     a, b = n.Client(srv.port), n.Client(srv.port)
     # Both connected at once, both get lines, interleaved in time.
@@ -47,9 +47,10 @@ def test_clock2_concurrent():
     cs = [n.Client(srv.port) for _ in range(10)]
     for c in cs:
         check_times([c.line()], "clock2, one of 10")
+    n.wait_goroutines(srv, base + 10, what="clock2 with 10 clients, one goroutine each")
     for c in cs:
         c.close()
-    n.goroutines_back_to(srv, base, what="clock2 after 13 clients left")
+    n.wait_goroutines(srv, base, what="clock2 after 13 clients left")
     # SIGTERM with clients connected: exit 0, promptly; the clients see EOF.
     c = n.Client(srv.port)
     c.line()

@@ -1,6 +1,6 @@
 """net_common.py - what the network tools' tests (net_*.py) share, on top
 of tooltest.py: line-oriented socket clients with bounded waits, the
-goroutine count of a running server (from GORO_DUMP_SIGNAL=1 dumps), and
+goroutine count of a running server (GORO_NET_STATS reports), and
 the checks every server gets (flags, port in use, shutdown by signal).
 """
 import os
@@ -12,8 +12,7 @@ import time
 
 import tooltest as t
 
-DUMP_ENV = {"GORO_DUMP_SIGNAL": "1"}
-DUMP_HEADER = "goro: SIGQUIT: goroutine dump\n"
+STATS_ENV = {"GORO_NET_STATS": "50ms"}
 
 
 class Client:
@@ -122,31 +121,31 @@ def closed_port():
 
 
 def goroutines(srv, timeout=5):
-    """The number of goroutines alive in srv (started with DUMP_ENV): two
-    SIGQUITs, counting the goroutine entries between the two dumps'
-    headers (the second header shows the first dump is complete)."""
-    def headers():
-        return [i for i, l in enumerate(srv.lines) if l == DUMP_HEADER]
+    """The number of goroutines alive in srv (started by start_server_stats):
+    the count of its next "NAME: goroutines: N" report (GORO_NET_STATS,
+    netcommon.h; it works alike in sanitizer builds, which defer the
+    SIGQUIT that goro's own dump needs)."""
+    pat = re.compile(r"^\w+: goroutines: (\d+)\n$")
+    k = len(srv.lines)
+    found = []
 
-    before = len(headers())
-    for k in (1, 2):
-        os.kill(srv.proc.pid, signal.SIGQUIT)
-        t.wait_until(lambda: len(headers()) >= before + k, timeout, "goroutine dump %d" % k)
-    h = headers()
-    first, second = h[before], h[before + 1]
-    return sum(1 for l in srv.lines[first:second] if re.match(r"^goroutine \d+ \[", l))
+    def report():
+        found[:] = [m for m in map(pat.match, srv.lines[k:]) if m]
+        return found
+
+    t.wait_until(report, timeout, "a goroutine count report")
+    return int(found[-1].group(1))
 
 
-def goroutines_back_to(srv, baseline, timeout=10, what="goroutines"):
-    """Waits (bounded) until srv's goroutine count is baseline again."""
+def wait_goroutines(srv, baseline, timeout=10, what="goroutines"):
+    """Waits (bounded) until srv's goroutine count is baseline."""
     deadline = time.monotonic() + timeout * t.SLOW
     while True:
         n = goroutines(srv)
         if n == baseline:
             return
         if time.monotonic() > deadline:
-            t.fail("%s: %d goroutines, expected %d as before; dump:\n%s"
-                   % (what, n, baseline, srv.stderr_text()[-3000:]))
+            t.fail("%s: %d goroutines, expected %d" % (what, n, baseline))
         time.sleep(0.1)
 
 
@@ -184,11 +183,21 @@ def check_stop(srv, sig, within=3):
     took = time.monotonic() - start
     if rc != 0:
         t.fail("status %d after signal %d (want 0); stderr %r" % (rc, sig, srv.stderr_text()[-500:]))
+    check_clean(srv.stderr_text(), "server")
     return took
 
 
-def start_server_dump(name, *args, env=None):
-    """start_server with GORO_DUMP_SIGNAL=1, for goroutines()."""
-    e = dict(DUMP_ENV)
+def check_clean(stderr, what):
+    """No sanitizer report in a tool's stderr."""
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode("utf-8", "replace")
+    for bad in ("Sanitizer", "runtime error:", "fatal error:"):
+        if bad in stderr:
+            t.fail("%s: %r in its stderr:\n%s" % (what, bad, stderr[-3000:]))
+
+
+def start_server_stats(name, *args, env=None):
+    """start_server with GORO_NET_STATS set, for goroutines()."""
+    e = dict(STATS_ENV)
     e.update(env or {})
     return t.start_server(name, *args, env=e)

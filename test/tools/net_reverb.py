@@ -20,7 +20,7 @@ def echoes(shout):
 
 
 def test_format(name):
-    srv = n.start_server_dump(name, "-delay", "%dms" % (DELAY * 1000))
+    srv = n.start_server_stats(name, "-delay", "%dms" % (DELAY * 1000))
     c = n.Client(srv.port)
     c.send("Hello, World!\n")
     got = c.rest_lines = c.lines(3)
@@ -83,7 +83,7 @@ def test_reverb2_overlap(srv):
 
 
 def test_reverb2_idle():
-    srv = n.start_server_dump("reverb2", "-delay", "50ms", "-idle", "400ms")
+    srv = n.start_server_stats("reverb2", "-delay", "50ms", "-idle", "400ms")
     base = n.goroutines(srv)
     quiet = n.Client(srv.port)
     start = time.monotonic()
@@ -100,12 +100,12 @@ def test_reverb2_idle():
             t.fail("reverb2: echoes while shouting")
         time.sleep(0.15)
     c.close()
-    n.goroutines_back_to(srv, base, what="reverb2 after idle clients")
+    n.wait_goroutines(srv, base, what="reverb2 after idle clients")
     n.check_stop(srv, signal.SIGTERM)
 
 
 def test_misbehaving(name):
-    srv = n.start_server_dump(name, "-delay", "50ms")
+    srv = n.start_server_stats(name, "-delay", "50ms")
     base = n.goroutines(srv)
     good = n.Client(srv.port)
     # An overlong line (no newline within 64 KiB) costs only its connection.
@@ -140,7 +140,7 @@ def test_misbehaving(name):
         if len(c.rest().split("\n")) != 7:
             t.fail("%s: a client of twenty lost echoes" % name)
         c.close()
-    n.goroutines_back_to(srv, base, what="%s after misbehaving and 20 clients" % name)
+    n.wait_goroutines(srv, base, what="%s after misbehaving and 20 clients" % name)
     # SIGTERM and SIGINT while echoes are under way: exit 0 promptly.
     c = n.Client(srv.port)
     c.send("long\n")

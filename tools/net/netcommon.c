@@ -113,6 +113,19 @@ watch_server(void *arg)
   shutdown(w->lfd, SHUT_RDWR);
 }
 
+static int64_t stats_period;
+
+/* GORO_NET_STATS=D: every D, "NAME: goroutines: N" on stderr, until
+ * shutdown. The count includes this goroutine and the watcher. */
+static void
+report_stats(void *arg)
+{
+  (void)arg;
+  goro_case cases[1] = {GORO_RECV_CASE(tool_shutdown_chan(), NULL)};
+  while (goro_select(cases, 1, stats_period) < 0)
+    tool_warn("goroutines: %zu", goro_num_goroutine());
+}
+
 void
 net_watch_server(int lfd, struct net_conns *cs)
 {
@@ -122,6 +135,12 @@ net_watch_server(int lfd, struct net_conns *cs)
   int rc = goro_go_named("shutdown watcher", watch_server, &server_watch);
   if (rc != 0)
     tool_fatal("goro_go: %s", goro_strerror(rc));
+  const char *stats = getenv("GORO_NET_STATS");
+  if (stats != NULL && tool_parse_duration(stats, &stats_period) == 0 && stats_period > 0) {
+    rc = goro_go_named("stats", report_stats, NULL);
+    if (rc != 0)
+      tool_fatal("goro_go: %s", goro_strerror(rc));
+  }
 }
 
 int

@@ -47,7 +47,11 @@ bool net_conns_closing(struct net_conns *cs);
 
 /* Starts the goroutine that waits for SIGINT/SIGTERM, then shuts down the
  * listener lfd and every connection of cs. Exits through tool_fatal when
- * the goroutine cannot start. */
+ * the goroutine cannot start. With GORO_NET_STATS=D in the environment (a
+ * Go duration), also a goroutine that writes "NAME: goroutines: N"
+ * (goro_num_goroutine) on stderr every D until shutdown: the tests' check
+ * that no goroutine outlives its connection, in every build (sanitizers
+ * defer a SIGQUIT for goro's dump). */
 void net_watch_server(int lfd, struct net_conns *cs);
 
 /* Accepts the next connection on lfd and adds it to cs. Returns its fd, or
