@@ -59,6 +59,8 @@ main(int argc, char **argv)
                      flags, sizeof flags / sizeof flags[0]);
   if (i != argc)
     tool_usage_error("unexpected argument %s", argv[i]);
+  if (port < 0 || port > 65535)
+    tool_usage_error("-port %d: not a TCP port", port);
   if (interval <= 0)
     tool_usage_error("-interval must be positive");
   tzset();

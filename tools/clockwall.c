@@ -10,9 +10,10 @@
  * separated by two spaces; "--:--:--" before a clock's first time.
  *
  * The clocks' connections are kept in a net_conns set, so that at the end
- * main shuts them down and closes done: each clock goroutine's read or
- * send then returns. main waits for them, bounded, since one may still be
- * in connect(2) to an unresponsive host.
+ * main closes done, wakes the dials in progress (netcommon.h) and shuts
+ * the connections down: each clock goroutine's dial, read or send then
+ * returns. main waits for them, bounded, since one may still be resolving
+ * its host name.
  */
 #include "config.h"
 
@@ -59,9 +60,10 @@ watch_clock(void *arg)
   int i = (int)(intptr_t)arg;
   struct update u = {.clock = i};
   char err[512];
-  int fd = tool_dial(clocks[i].addr, err, sizeof err);
+  int fd = net_dial(clocks[i].addr, err, sizeof err);
   if (fd < 0) {
-    tool_warn("%s: %s", clocks[i].name, err);
+    if (goro_chan_tryrecv(done, NULL) != 0) /* not cancelled by main's end */
+      tool_warn("%s: %s", clocks[i].name, err);
   } else if (!net_conns_add(conns, fd)) {
     close(fd); /* main is done already */
     return;
@@ -113,6 +115,7 @@ main(int argc, char **argv)
     tool_usage_error("-interval must be positive");
   if (rows < 0)
     tool_usage_error("-n must not be negative");
+  net_wake_init();
   clocks = calloc((size_t)n, sizeof *clocks);
   if (clocks == NULL)
     tool_fatal("out of memory");
@@ -162,8 +165,9 @@ main(int argc, char **argv)
   }
 
   goro_ticker_stop(ticker);
-  net_conns_shutdown(conns);
   goro_chan_close(done);
+  net_wake(); /* ends the dials in progress */
+  net_conns_shutdown(conns);
   if (goro_closer(wg, all_done) == 0) {
     goro_case cases[1] = {GORO_RECV_CASE(all_done, NULL)};
     if (goro_select(cases, 1, GORO_SECOND) < 0)

@@ -25,11 +25,14 @@ main(int argc, char **argv)
     tool_usage_error(argc - i == 0 ? "missing HOST:PORT" : "too many arguments");
   net_wake_init();
 
+  net_watch_client(); /* a signal also ends the dial */
   char err[512];
-  int conn = tool_dial(argv[i], err, sizeof err);
-  if (conn < 0)
+  int conn = net_dial(argv[i], err, sizeof err);
+  if (conn < 0) {
+    if (tool_shutdown_signal() != 0)
+      return 0;
     tool_fatal("%s", err);
-  net_watch_client();
+  }
   int rc = net_copy(STDOUT_FILENO, conn); /* mustCopy(os.Stdout, conn) */
   int e = errno;
   net_watch_client_stop();

@@ -45,11 +45,14 @@ main(int argc, char **argv)
   where = argv[i];
   net_wake_init();
 
+  net_watch_client(); /* a signal also ends the dial */
   char err[512];
-  int conn = tool_dial(where, err, sizeof err);
-  if (conn < 0)
+  int conn = net_dial(where, err, sizeof err);
+  if (conn < 0) {
+    if (tool_shutdown_signal() != 0)
+      return 0;
     tool_fatal("%s", err);
-  net_watch_client();
+  }
   goro_wg *wg = goro_wg_make();
   if (wg == NULL)
     tool_fatal("out of memory");

@@ -52,14 +52,17 @@ main(int argc, char **argv)
   where = argv[i];
   net_wake_init();
 
+  net_watch_client(); /* a signal also ends the dial */
   char err[512];
-  int conn = tool_dial(where, err, sizeof err);
-  if (conn < 0)
+  int conn = net_dial(where, err, sizeof err);
+  if (conn < 0) {
+    if (tool_shutdown_signal() != 0)
+      return 0;
     tool_fatal("%s", err);
+  }
   done = goro_chan_make(0, 1);
   if (done == NULL)
     tool_fatal("out of memory");
-  net_watch_client();
   /* A reference for the goroutine: main may release its own as soon as it
    * has received, while the sender is still inside goro_chan_send. */
   goro_chan_retain(done);

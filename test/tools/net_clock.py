@@ -151,6 +151,16 @@ def test_clockwall():
             t.fail("clockwall row %r: want --:--:-- for the silent clock, down for the closed port" % line)
     if not re.search(r"clockwall: x: dial 127\.0\.0\.1:\d+: Connection refused", r.stderr.decode()):
         t.fail("clockwall did not report the failed dial: %r" % r.stderr)
+    # A clock still dialling does not keep clockwall from ending.
+    hang = n.HangingPort()
+    start = time.monotonic()
+    r = t.run([t.tool("clockwall"), "-interval", "100ms", "-n", "1", "Hang=127.0.0.1:%d" % hang.port],
+              capture_output=True, timeout=10)
+    if r.returncode != 0 or r.stdout != b"Hang    \n--:--:--\n" or r.stderr:
+        t.fail("clockwall with a hanging dial: status %d, %r, %r" % (r.returncode, r.stdout, r.stderr))
+    if time.monotonic() - start > 2 * t.SLOW:
+        t.fail("clockwall took %.1fs to end with a dial in progress" % (time.monotonic() - start))
+    hang.close()
     # A clock whose server goes away turns to "down"; SIGTERM ends the wall with 0.
     p = t.start([t.tool("clockwall"), "-interval", "200ms", "Tokyo=" + utc.addr],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)

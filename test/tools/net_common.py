@@ -154,7 +154,7 @@ def check_flags(name, positional=False):
     r = t.run([t.tool(name), "-h"], capture_output=True, timeout=10)
     if r.returncode != 0 or not r.stdout.startswith(b"usage: " + name.encode()):
         t.fail("%s -h: status %d, stdout %r" % (name, r.returncode, r.stdout[:200]))
-    bad = [["-nosuchflag"], ["-port"], ["-port", "x"]] if not positional else [["-nosuchflag", "h:1"]]
+    bad = [["-nosuchflag"], ["-port"], ["-port", "x"], ["-port", "70000"]] if not positional else [["-nosuchflag", "h:1"]]
     bad.append(["127.0.0.1:1", "extra"] if positional else ["extra"])
     if positional:
         bad.append([])
@@ -201,3 +201,29 @@ def start_server_stats(name, *args, env=None):
     e = dict(STATS_ENV)
     e.update(env or {})
     return t.start_server(name, *args, env=e)
+
+
+class HangingPort:
+    """A loopback port where connect(2) hangs: a listener with a full
+    backlog that never accepts (the kernel drops further SYNs)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.fill = []
+        for _ in range(3):
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", self.port))
+            except BlockingIOError:
+                pass
+            self.fill.append(s)
+        time.sleep(0.1)
+
+    def close(self):
+        for s in self.fill:
+            s.close()
+        self.sock.close()

@@ -162,12 +162,29 @@ def test_errors():
             t.fail("%s no-port-here: status %d, stderr %r" % (name, r.returncode, r.stderr))
 
 
+def test_signal_while_dialling():
+    hang = n.HangingPort()
+    for name, sig in (("netcat1", signal.SIGINT), ("netcat3", signal.SIGTERM)):
+        p = t.start([t.tool(name), "127.0.0.1:%d" % hang.port], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        if p.poll() is not None:
+            t.fail("%s: the dial did not hang (status %d)" % (name, p.returncode))
+        start = time.monotonic()
+        if t.stop(p, sig, timeout=3) != 0:
+            t.fail("%s: status %d after a signal while dialling" % (name, p.returncode))
+        if time.monotonic() - start > 2 * t.SLOW:
+            t.fail("%s took %.1fs to stop while dialling" % (name, time.monotonic() - start))
+    hang.close()
+
+
 def main():
     test_errors()
     test_netcat1()
     test_netcat2()
     test_netcat3_reverb2()
     test_netcat3_signal_and_server_close()
+    test_signal_while_dialling()
 
 
 t.main(main)

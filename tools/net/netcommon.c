@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -313,6 +315,63 @@ net_copy(int dst, int src)
     if (tool_write_all(dst, buf, (size_t)k) != 0)
       return NET_EWRITE;
   }
+}
+
+int
+net_dial(const char *hostport, char *err, size_t errlen)
+{
+  char host[256], port[16];
+  if (tool_split_hostport(hostport, host, sizeof host, port, sizeof port) != 0) {
+    snprintf(err, errlen, "dial %s: address must be HOST:PORT", hostport);
+    return -1;
+  }
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+  struct addrinfo *res;
+  int gai = getaddrinfo(host, port, &hints, &res);
+  if (gai != 0) {
+    snprintf(err, errlen, "dial %s: %s", hostport, gai_strerror(gai));
+    return -1;
+  }
+  int fd = -1, e = 0;
+  for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) {
+      e = errno;
+      continue;
+    }
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+      e = 0;
+    } else if (errno != EINPROGRESS) {
+      e = errno;
+    } else {
+      /* Wait for the connection, or for net_wake. */
+      struct pollfd p[2] = {{.fd = fd, .events = POLLOUT},
+                            {.fd = wake_pipe[0], .events = POLLIN}};
+      int k;
+      do
+        k = poll(p, wake_pipe[0] >= 0 ? 2 : 1, -1);
+      while (k < 0 && errno == EINTR);
+      socklen_t len = sizeof e;
+      if (k < 0)
+        e = errno;
+      else if (wake_pipe[0] >= 0 && p[1].revents != 0)
+        e = ECANCELED;
+      else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
+        e = errno;
+    }
+    if (e == 0) {
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+      break;
+    }
+    close(fd);
+    fd = -1;
+    if (e == ECANCELED)
+      break;
+  }
+  freeaddrinfo(res);
+  if (fd < 0)
+    snprintf(err, errlen, "dial %s: %s", hostport, strerror(e));
+  return fd;
 }
 
 static goro_chan *client_quit;

@@ -97,6 +97,12 @@ void net_wake(void);
 #define NET_WOKEN (-2)
 ssize_t net_read(int fd, void *buf, size_t n);
 
+/* tool_dial, but a connect(2) in progress also ends at net_wake (when the
+ * wake pipe is open), failing with ECANCELED: a client stopped by a signal
+ * while it dials an unresponsive host exits at once. Returns the fd
+ * (blocking), or -1 with "dial HOST:PORT: why" in err. */
+int net_dial(const char *hostport, char *err, size_t errlen);
+
 /* Copies src to dst with net_read until end of input. Returns 0 at end of
  * input, NET_WOKEN when woken, NET_EREAD or NET_EWRITE on a failure (with
  * errno). */
