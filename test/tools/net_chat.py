@@ -99,6 +99,7 @@ def test_nc_and_netcat3(srv):
     r = t.run([t.tool("netcat3"), srv.addr], input=b"dave\nhi from netcat3\n", capture_output=True, timeout=10)
     if r.returncode != 0 or not r.stdout.startswith(b"You are dave\nPresent: watcher\n"):
         t.fail("netcat3 as a chat client: status %d, %r" % (r.returncode, r.stdout))
+    n.check_clean(r.stderr, "netcat3")
     for want in ("dave has arrived", "dave: hi from netcat3", "dave has left"):
         expect(watcher, want, "watcher")
     watcher.close()

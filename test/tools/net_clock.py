@@ -132,6 +132,7 @@ def test_clockwall():
     took = time.monotonic() - start
     if r.returncode != 0:
         t.fail("clockwall -n 3: status %d, stderr %r" % (r.returncode, r.stderr))
+    n.check_clean(r.stderr, "clockwall")
     out = r.stdout.decode().split("\n")
     if len(out) != 5 or out[4] != "":
         t.fail("clockwall -n 3: want a header and 3 rows, got %r" % out)

@@ -72,6 +72,7 @@ def test_netcat1():
     if r.returncode != 0 or r.stdout != data:
         t.fail("netcat1: status %d, %d bytes of %d; stderr %r"
                % (r.returncode, len(r.stdout), len(data), r.stderr))
+    n.check_clean(r.stderr, "netcat1")
     # Against clock2: lines until SIGINT, then exit 0.
     clock = t.start_server("clock2", "-interval", "100ms")
     p = t.start([t.tool("netcat1"), clock.addr], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -113,6 +114,7 @@ def test_netcat3_reverb2():
     took = time.monotonic() - start
     if r.returncode != 0:
         t.fail("netcat3: status %d, stderr %r" % (r.returncode, r.stderr))
+    n.check_clean(r.stderr, "netcat3")
     got = r.stdout.decode().split("\n")
     if got[-1] != "":
         t.fail("netcat3 output does not end with a newline: %r" % got)
