@@ -324,8 +324,9 @@ handle_conn(void *arg)
   } else if ((rc = goro_wg_go(cli->reader, client_reader, cli)) != 0) {
     tool_warn("goro_go: %s", goro_strerror(rc));
     goro_chan_close(cli->out);
-  } else if ((cli->name = next_line(cli)) == NULL) { /* exercise 8.14 */
-    goro_chan_close(cli->out); /* gone or idle before giving a name */
+  } else if ((cli->name = next_line(cli)) == NULL) { /* exercise 8.14: the name */
+    /* Gone or idle before giving a name: it never entered. */
+    goro_chan_close(cli->out);
   } else {
     goro_chan_send(entering, &cli); /* entering <- ch */
     for (char *text; (text = next_line(cli)) != NULL;) {

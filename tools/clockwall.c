@@ -29,15 +29,15 @@
 #define TIME_MAX 32 /* the longest time shown, in bytes */
 
 struct clock {
-  const char *name, *addr; /* from NAME=HOST:PORT in argv */
-  int width;               /* the column's width */
+  const char *name, *addr;  /* from NAME=HOST:PORT in argv */
+  int width;                /* the column's width */
   char shown[TIME_MAX + 1]; /* the latest time; main only */
 };
 
 struct update {
-  int clock;                  /* index into clocks */
-  bool down;                  /* the connection failed or ended */
-  char time[TIME_MAX + 1];    /* the line read, when !down */
+  int clock;               /* index into clocks */
+  bool down;               /* the connection failed or ended */
+  char time[TIME_MAX + 1]; /* the line read, when !down */
 };
 
 static struct clock *clocks;
@@ -150,15 +150,13 @@ main(int argc, char **argv)
   for (int printed = 0; rows == 0 || printed < rows;) {
     struct update u;
     goro_case cases[3] = {GORO_RECV_CASE(goro_ticker_chan(ticker), NULL),
-                          GORO_RECV_CASE(updates, &u),
-                          GORO_RECV_CASE(tool_shutdown_chan(), NULL)};
+                          GORO_RECV_CASE(updates, &u), GORO_RECV_CASE(tool_shutdown_chan(), NULL)};
     int k = goro_select(cases, 3, FOREVER);
     if (k == 0) {
       print_row(n, false);
       printed++;
     } else if (k == 1) {
-      snprintf(clocks[u.clock].shown, sizeof clocks[u.clock].shown, "%s",
-               u.down ? "down" : u.time);
+      snprintf(clocks[u.clock].shown, sizeof clocks[u.clock].shown, "%s", u.down ? "down" : u.time);
     } else {
       break;
     }

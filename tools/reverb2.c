@@ -74,8 +74,7 @@ say(struct conn *c, const char *shout, int (*f)(int))
 static bool
 wait_delay(struct conn *c)
 {
-  goro_case cases[2] = {GORO_RECV_CASE(tool_shutdown_chan(), NULL),
-                        GORO_RECV_CASE(c->quit, NULL)};
+  goro_case cases[2] = {GORO_RECV_CASE(tool_shutdown_chan(), NULL), GORO_RECV_CASE(c->quit, NULL)};
   return goro_select(cases, 2, delay) < 0;
 }
 

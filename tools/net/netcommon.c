@@ -13,9 +13,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <stdio.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,9 +26,9 @@
 
 struct net_conns {
   pthread_mutex_t mu;
-  int *fds;    /* the open connections; mu */
-  size_t n;    /* how many; mu */
-  size_t cap;  /* room in fds; mu */
+  int *fds;     /* the open connections; mu */
+  size_t n;     /* how many; mu */
+  size_t cap;   /* room in fds; mu */
   bool closing; /* set once by net_conns_shutdown; mu */
 };
 
@@ -345,8 +345,7 @@ net_dial(const char *hostport, char *err, size_t errlen)
       e = errno;
     } else {
       /* Wait for the connection, or for net_wake. */
-      struct pollfd p[2] = {{.fd = fd, .events = POLLOUT},
-                            {.fd = wake_pipe[0], .events = POLLIN}};
+      struct pollfd p[2] = {{.fd = fd, .events = POLLOUT}, {.fd = wake_pipe[0], .events = POLLIN}};
       int k;
       do
         k = poll(p, wake_pipe[0] >= 0 ? 2 : 1, -1);
@@ -382,8 +381,7 @@ static void
 watch_client(void *arg)
 {
   (void)arg;
-  goro_case cs[2] = {GORO_RECV_CASE(tool_shutdown_chan(), NULL),
-                     GORO_RECV_CASE(client_quit, NULL)};
+  goro_case cs[2] = {GORO_RECV_CASE(tool_shutdown_chan(), NULL), GORO_RECV_CASE(client_quit, NULL)};
   if (goro_select(cs, 2, FOREVER) == 0)
     net_wake();
 }
