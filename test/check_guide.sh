@@ -73,6 +73,7 @@ n_guide=$(awk -v dir="$work" -v mode=md -v first=0 -f "$srcdir/test/snippets.awk
 n_all=$(awk -v dir="$work" -v mode=man -v first="$n_guide" -f "$srcdir/test/snippets.awk" \
   "$srcdir"/man/*.3) || fail "cannot extract the examples of the man pages"
 
+echo "check_guide: compiling with $cc $cppflags $cflags"
 failures=0
 compiled_guide=0
 compiled_man=0
