@@ -1,7 +1,7 @@
 #!/bin/sh
-# check_guide.sh - every C snippet of doc/GUIDE.md and of the man pages'
-# EXAMPLE sections compiles with -Wall -Wextra -Werror, and every program
-# among them runs and writes what the text says it writes.
+# check_guide.sh - every C snippet of doc/GUIDE.md, of README.md and of the
+# man pages' EXAMPLE sections compiles with -Wall -Wextra -Werror, and
+# every program among them runs and writes what the text says it writes.
 #
 # test/snippets.awk extracts the snippets (the format is described there
 # and in doc/GUIDE.md, "How the snippets are checked"). Each is compiled
@@ -27,6 +27,7 @@ libs=${GORO_SNIPPET_LIBS:--pthread}
 libtool=${GORO_SNIPPET_LIBTOOL:-$builddir/libtool}
 header=$srcdir/include/goro.h
 guide=$srcdir/doc/GUIDE.md
+readme=$srcdir/README.md
 work=$builddir/test/snippets.d
 
 fail() {
@@ -34,7 +35,7 @@ fail() {
   exit 1
 }
 
-for f in "$header" "$guide" "$srcdir/test/snippets.awk" "$builddir/libgoro.la"; do
+for f in "$header" "$guide" "$readme" "$srcdir/test/snippets.awk" "$builddir/libgoro.la"; do
   [ -r "$f" ] || fail "cannot read $f"
 done
 
@@ -68,14 +69,15 @@ fuzz() {
 rm -rf "$work"
 mkdir -p "$work" || fail "cannot make $work"
 
-n_guide=$(awk -v dir="$work" -v mode=md -v first=0 -f "$srcdir/test/snippets.awk" "$guide") ||
-  fail "cannot extract the snippets of $guide"
-n_all=$(awk -v dir="$work" -v mode=man -v first="$n_guide" -f "$srcdir/test/snippets.awk" \
+n_md=$(awk -v dir="$work" -v mode=md -v first=0 -f "$srcdir/test/snippets.awk" \
+  "$guide" "$readme") || fail "cannot extract the snippets of $guide and $readme"
+n_all=$(awk -v dir="$work" -v mode=man -v first="$n_md" -f "$srcdir/test/snippets.awk" \
   "$srcdir"/man/*.3) || fail "cannot extract the examples of the man pages"
 
 echo "check_guide: compiling with $cc $cppflags $cflags"
 failures=0
 compiled_guide=0
+compiled_readme=0
 compiled_man=0
 refused=0
 ran=0
@@ -149,6 +151,7 @@ while [ "$i" -lt "$n_all" ]; do
   fi
   case $where in
   "$guide":*) compiled_guide=$((compiled_guide + 1)) ;;
+  "$readme":*) compiled_readme=$((compiled_readme + 1)) ;;
   *) compiled_man=$((compiled_man + 1)) ;;
   esac
   [ "$kind" = program ] || continue
@@ -193,8 +196,8 @@ while [ "$i" -lt "$n_all" ]; do
   done
 done
 
-echo "check_guide: doc/GUIDE.md: $compiled_guide snippets compiled;" \
-  "man pages: $compiled_man examples compiled; $refused refused by the compiler as shown;" \
+echo "check_guide: compiled $compiled_guide snippets of doc/GUIDE.md," \
+  "$compiled_readme of README.md, $compiled_man examples of the man pages; $refused refused by the compiler as shown;" \
   "$ran programs run, $compared outputs compared; $skipped skipped"
 [ "$compiled_guide" -gt 0 ] || fail "no snippet of $guide was compiled"
 [ "$compiled_man" -gt 0 ] || fail "no example of the man pages was compiled"

@@ -1,21 +1,20 @@
 # snippets.awk - extract the C snippets of doc/GUIDE.md and of the man
 # pages' EXAMPLE(S) sections into DIR, for test/check_guide.sh.
 #
-# Usage: awk -v dir=DIR -v mode=md|man [-v label=NAME] FILE
+# Usage: awk -v dir=DIR -v mode=md|man -v first=K FILE...
 #
 # For snippet number N (counted from 1 across one run of awk) it writes
 #   DIR/sN.c      the C source, with #line directives pointing at FILE
 #   DIR/sN.meta   key=value lines: kind, where, and the attributes
 #   DIR/sN.out    the expected standard output (```output block), if any
 #   DIR/sN.err    the expected standard error (```output stderr), if any
-# and prints the number of snippets last. DIR must exist and be empty; the
-# numbering starts at 1 + the count of DIR/*.meta files the caller passes
-# as -v first=K.
+# and prints N, the number of the last snippet. Numbering starts at K + 1,
+# so that several runs can share DIR.
 #
 # The formats are documented in doc/GUIDE.md, section "How the snippets
 # are checked"; in short:
 #
-# Markdown (mode=md). A fenced block opened by ```c at column 0 is a
+# Markdown (mode=md; doc/GUIDE.md and README.md). A fenced block opened by ```c at column 0 is a
 # snippet. The rest of its info string holds attributes: given(DECLS),
 # requires=NAME[,NAME...], exit=N, norun, notsan, nocompile, top. Its kind:
 #   program  it defines main: compiled, linked with libgoro and run;
@@ -201,6 +200,15 @@ mode == "md" && infence == "c" { body[++nbody] = $0; next }
 mode == "md" && infence == "output" { print > outfile; next }
 
 mode == "man" && FNR == 1 { inex = 0; inblock = 0 }
+mode == "md" && FNR == 1 {
+  if (infence != "") {
+    printf "%s: a fenced block is not closed\n", prevfile > "/dev/stderr"
+    bad = 1
+  }
+  infence = ""
+  last_program = 0
+  prevfile = FILENAME
+}
 mode == "man" && /^\.SH/ {
   inex = ($0 ~ /^\.SH[[:space:]]+"?EXAMPLES?"?[[:space:]]*$/)
   next
