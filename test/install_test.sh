@@ -14,13 +14,14 @@
 #   dynamic, LD_LIBRARY_PATH  the prefix is not on the loader's path, so
 #                             the program needs LD_LIBRARY_PATH=LIBDIR ...
 #   dynamic, run path         ... or a run path: -Wl,-rpath,LIBDIR
-#   static, -static           a fully static program: -static before
-#                             `pkg-config --static --libs goro`
+#   static, -static           a fully static program: -static with
+#                             `pkg-config --static --cflags --libs goro`
 #   static, -l:libgoro.a      libgoro linked statically, libc dynamically:
-#                             -lgoro replaced by -l:libgoro.a
+#                             -L LIBDIR -l:libgoro.a -pthread
 #
+# These are the commands README.md gives (keep the two in step).
 # `pkg-config --static --libs goro` alone still links libgoro.so (it only
-# adds the private libraries), which the script checks too. Each program
+# adds the private flags), which the script checks too. Each program
 # must print the expected result and the version that pkg-config reports.
 # Finally `make uninstall` must leave no file in the prefix. Uses the
 # environment's CC (default cc) and MAKE (default make). Removes its
@@ -138,38 +139,39 @@ check() {
   step "$name: ok ($linkage)"
 }
 
-cflags=$(pkg-config --cflags goro)
-libs=$(pkg-config --libs goro)
-static_libs=$(pkg-config --static --libs goro)
-
-# shellcheck disable=SC2086 # pkg-config's output is a list of words
-$cc -o "$tmp/app-dynamic" "$tmp/app.c" $cflags $libs || fail "the dynamic link failed"
-if "$tmp/app-dynamic" >/dev/null 2>&1; then
+# The commands README.md gives, with app.c from above. pkg-config's
+# output is a list of words, hence no quotes around $(pkg-config ...).
+cd "$tmp"
+# shellcheck disable=SC2046
+$cc -o app-dynamic app.c $(pkg-config --cflags --libs goro) ||
+  fail "the dynamic link failed"
+if ./app-dynamic >/dev/null 2>&1; then
   step "app-dynamic runs without LD_LIBRARY_PATH ($libdir is on the loader's path)"
 else
-  step "app-dynamic needs LD_LIBRARY_PATH or a run path, as expected"
+  step "app-dynamic needs LD_LIBRARY_PATH or a run path, as README.md says"
 fi
 check app-dynamic shared LD_LIBRARY_PATH="$libdir"
 
-# shellcheck disable=SC2086
-$cc -o "$tmp/app-rpath" "$tmp/app.c" $cflags $libs -Wl,-rpath,"$libdir" ||
+# shellcheck disable=SC2046
+$cc -o app-rpath app.c $(pkg-config --cflags --libs goro) \
+  -Wl,-rpath,"$(pkg-config --variable=libdir goro)" ||
   fail "the link with a run path failed"
 check app-rpath shared
 
-# shellcheck disable=SC2086
-$cc -o "$tmp/app-static" "$tmp/app.c" $cflags -static $static_libs ||
+# shellcheck disable=SC2046
+$cc -static -o app-static app.c $(pkg-config --static --cflags --libs goro) ||
   fail "the -static link failed"
 check app-static fully-static
 
-archive_libs=$(echo " $static_libs " | sed 's/ -lgoro / -l:libgoro.a /')
-# shellcheck disable=SC2086
-$cc -o "$tmp/app-libgoro-a" "$tmp/app.c" $cflags $archive_libs ||
+# shellcheck disable=SC2046
+$cc -o app-libgoro-a app.c $(pkg-config --cflags goro) \
+  -L"$(pkg-config --variable=libdir goro)" -l:libgoro.a -pthread ||
   fail "the -l:libgoro.a link failed"
 check app-libgoro-a static
 
-# --static alone adds the private libraries but still picks libgoro.so.
-# shellcheck disable=SC2086
-$cc -o "$tmp/app-pc-static" "$tmp/app.c" $cflags $static_libs ||
+# --static alone adds the private flags but still picks libgoro.so.
+# shellcheck disable=SC2046
+$cc -o app-pc-static app.c $(pkg-config --static --cflags --libs goro) ||
   fail "the pkg-config --static link failed"
 check app-pc-static shared LD_LIBRARY_PATH="$libdir"
 
