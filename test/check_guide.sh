@@ -104,6 +104,7 @@ while [ "$i" -lt "$n_all" ]; do
   norun=no
   notsan=no
   nocompile=no
+  rdynamic=
   fuzzy_out=no
   fuzzy_err=no
   while IFS= read -r line; do
@@ -115,6 +116,7 @@ while [ "$i" -lt "$n_all" ]; do
     norun) norun=yes ;;
     notsan) notsan=yes ;;
     nocompile) nocompile=yes ;;
+    rdynamic) rdynamic=-export-dynamic ;;
     fuzzy=out) fuzzy_out=yes ;;
     fuzzy=err) fuzzy_err=yes ;;
     esac
@@ -157,7 +159,7 @@ while [ "$i" -lt "$n_all" ]; do
   [ "$kind" = program ] || continue
 
   # shellcheck disable=SC2086
-  if ! $libtool --silent --tag=CC --mode=link $cc $cflags $ldflags -no-install \
+  if ! $libtool --silent --tag=CC --mode=link $cc $cflags $ldflags $rdynamic -no-install \
     -o "$s" "$s.o" "$builddir/libgoro.la" $libs >"$s.ld.log" 2>&1; then
     problem "$i" "$where" "does not link" "$s.ld.log"
     continue

@@ -16,7 +16,8 @@
 #
 # Markdown (mode=md; doc/GUIDE.md and README.md). A fenced block opened by ```c at column 0 is a
 # snippet. The rest of its info string holds attributes: given(DECLS),
-# requires=NAME[,NAME...], exit=N, norun, notsan, nocompile, top. Its kind:
+# requires=NAME[,NAME...], exit=N, norun, notsan, nocompile, rdynamic, top.
+# Its kind:
 #   program  it defines main: compiled, linked with libgoro and run;
 #   unit     it has an #include line but no main: compiled alone (-c);
 #   top      attribute top: top-level declarations, compiled after the
@@ -31,7 +32,9 @@
 # Man pages (mode=man). In the section .SH EXAMPLE or .SH EXAMPLES, each
 # .EX/.EE (or .nf/.fi) block with an #include line is a snippet: a program
 # if it defines main, else a unit. Its roff escapes are undone; lines that
-# are roff requests (starting with "." or "'") are dropped.
+# are roff requests (starting with "." or "'") are dropped. A roff comment
+# line `.\" snippet: ATTRS` before the block (invisible in the page) gives
+# it the attributes above, e.g. norun for a program that waits for a signal.
 
 function prelude(f) {
   print "#include <goro.h>" > f
@@ -118,7 +121,7 @@ function emit(    f, m, i, k, has_main, has_include, decls, rest, tok, ntok, tok
     tok = toks[j]
     if (tok == "") continue
     if (tok == "top") { if (!has_main && !has_include) k = "top"; continue }
-    if (tok ~ /^(requires=[A-Za-z0-9_,]+|exit=[0-9]+|norun|notsan|nocompile)$/) {
+    if (tok ~ /^(requires=[A-Za-z0-9_,]+|exit=[0-9]+|norun|notsan|nocompile|rdynamic)$/) {
       print tok > m
       continue
     }
@@ -199,7 +202,7 @@ mode == "md" && infence && /^```[[:space:]]*$/ {
 mode == "md" && infence == "c" { body[++nbody] = $0; next }
 mode == "md" && infence == "output" { print > outfile; next }
 
-mode == "man" && FNR == 1 { inex = 0; inblock = 0 }
+mode == "man" && FNR == 1 { inex = 0; inblock = 0; manattrs = "" }
 mode == "md" && FNR == 1 {
   if (infence != "") {
     printf "%s: a fenced block is not closed\n", prevfile > "/dev/stderr"
@@ -213,11 +216,17 @@ mode == "man" && /^\.SH/ {
   inex = ($0 ~ /^\.SH[[:space:]]+"?EXAMPLES?"?[[:space:]]*$/)
   next
 }
+mode == "man" && inex && !inblock && /^\.\\" *snippet:/ {
+  manattrs = $0
+  sub(/^\.\\" *snippet:/, "", manattrs)
+  next
+}
 mode == "man" && inex && !inblock && /^\.(EX|nf)([[:space:]]|$)/ {
   inblock = 1
   nbody = 0
   line0 = FNR + 1
-  attrs = ""
+  attrs = manattrs
+  manattrs = ""
   has_include = 0
   next
 }
