@@ -15,7 +15,9 @@ tool=$builddir/tools/pipeline3
 src=$srcdir/tools/pipeline3.c
 cc=${GORO_CC:-cc}
 slow=${CK_TIMEOUT_MULTIPLIER:-1}
-limit=$((10 * ${slow%%.*}))
+slow=${slow%%.*}
+case $slow in '' | *[!0-9]*) slow=1 ;; esac
+limit=$((10 * slow))
 
 command -v timeout >/dev/null 2>&1 || {
   echo "check_pipeline3: timeout(1) not found; skipped"

@@ -124,7 +124,8 @@ perm(goro_chan *c, intchan *ic)
 #elif PERM_CASE == 20
   n += goro_recvchan_len(cs); /* perm: 20 */
 #elif PERM_CASE == 21
-  rc |= GORO_RECV_VAR(cs, x); /* perm: 21 */
+  while (GORO_RECV_VAR(cs, x) > 0) /* perm: 21 */ /* for _ = range cs */
+    rc++;
 #elif PERM_CASE == 22
   rc |= GORO_SEND_VAR(cr, x); /* perm: 22 */
 #elif PERM_CASE == 23
