@@ -1,9 +1,11 @@
-/* goro.h - Go's goroutines, channels, select and WaitGroup for POSIX C. */
+/* goro.h - Go's goroutines, channels, select and WaitGroup for POSIX C.
+ * C99 or later, C++11 or later. It includes only standard headers and
+ * defines only goro_ and GORO_ names: a legacy `typedef int bool;' after
+ * it still compiles (it uses _Bool, not <stdbool.h>). */
 #ifndef GORO_H
 #define GORO_H
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,8 +18,20 @@ extern "C" {
 
 #if defined(__GNUC__) || defined(__clang__)
 #define GORO_EXTERN __attribute__((visibility("default")))
+/* On calls whose ignored result is almost always a bug: a goroutine that
+ * was never started, a constructor's NULL. (GCC warns even through a
+ * (void) cast: check the result.) */
+#define GORO_NODISCARD __attribute__((warn_unused_result))
 #else
 #define GORO_EXTERN
+#define GORO_NODISCARD
+#endif
+
+/* The boolean type of the structs below: bool in C++, _Bool in C. */
+#ifdef __cplusplus
+#define GORO_BOOL bool
+#else
+#define GORO_BOOL _Bool
 #endif
 
 /* ---- Errors ------------------------------------------------------------ */
@@ -41,10 +55,10 @@ typedef void goro_fn(void *arg);
 /* Run fn(arg) in a goroutine: a pooled thread. Go: go fn(arg).
  * Never waits for a worker. Returns 0, GORO_EAGAIN (no thread could be
  * started) or GORO_ENOMEM; nothing is started on failure. */
-GORO_EXTERN int goro_go(goro_fn *fn, void *arg);
+GORO_EXTERN GORO_NODISCARD int goro_go(goro_fn *fn, void *arg);
 
 /* goro_go, with a name shown in dumps (copied; truncated to 63 bytes). */
-GORO_EXTERN int goro_go_named(const char *name, goro_fn *fn, void *arg);
+GORO_EXTERN GORO_NODISCARD int goro_go_named(const char *name, goro_fn *fn, void *arg);
 
 /* Id (>= 1) of the calling goroutine; 0 in a thread not started by goro. */
 GORO_EXTERN uint64_t goro_self(void);
@@ -56,10 +70,17 @@ GORO_EXTERN size_t goro_num_goroutine(void);
 
 typedef struct goro_chan goro_chan;
 
+/* The bounds of goro_chan_make (Go's: an element under 64 KiB, a buffer
+ * under a fixed maximum allocation). */
+#define GORO_CHAN_MAX_ELEMSIZE ((size_t)65535)
+#define GORO_CHAN_MAX_ALLOC    ((size_t)1 << (sizeof(size_t) >= 8 ? 40 : 30))
+
 /* A channel of elemsize-byte values with capacity cap, holding one
- * reference. Go: make(chan T, cap). NULL with errno EINVAL when
- * elemsize * cap overflows, ENOMEM when memory runs out. */
-GORO_EXTERN goro_chan *goro_chan_make(size_t elemsize, size_t cap);
+ * reference. Go: make(chan T, cap). NULL with errno EINVAL when elemsize
+ * is 65536 or more or elemsize * cap overflows, ENOMEM when the buffer
+ * would exceed GORO_CHAN_MAX_ALLOC bytes or memory runs out. A buffered
+ * channel of elemsize 0 costs no memory per slot. */
+GORO_EXTERN GORO_NODISCARD goro_chan *goro_chan_make(size_t elemsize, size_t cap);
 
 /* One more reference to c; returns c. */
 GORO_EXTERN goro_chan *goro_chan_retain(goro_chan *c);
@@ -108,25 +129,31 @@ typedef struct goro_case {
   goro_chan *chan; /* NULL: this case is never ready (a nil channel) */
   int op;          /* GORO_SEND or GORO_RECV */
   void *elem;      /* SEND: the value to send; RECV: where to store it (NULL discards) */
-  bool ok;         /* out. RECV: true = value received, false = closed and drained.
+  GORO_BOOL ok;    /* out. RECV: true = value received, false = closed and drained.
                       SEND: true = sent, false = the channel was closed */
 } goro_case;
 
 /* A send case of c sending *p, a receive case of c into p (NULL
  * discards): goro_case values for an array literal. */
 #ifdef __cplusplus /* no compound literals: list-initialization (C++11) */
-#define GORO_SEND_CASE(c, p) (goro_case{(c), GORO_SEND, (void *)(p), false})
+#define GORO_SEND_CASE(c, p)                                                                       \
+  (goro_case{(c), GORO_SEND, const_cast<void *>(static_cast<const void *>(p)), false})
 #define GORO_RECV_CASE(c, p) (goro_case{(c), GORO_RECV, (p), false})
-#else
-#define GORO_SEND_CASE(c, p) ((goro_case){.chan = (c), .op = GORO_SEND, .elem = (void *)(p)})
+#else /* a send case's value is only read: its const goes through uintptr_t */
+#define GORO_SEND_CASE(c, p)                                                                       \
+  ((goro_case){.chan = (c), .op = GORO_SEND, .elem = (void *)(uintptr_t)(const void *)(p)})
 #define GORO_RECV_CASE(c, p) ((goro_case){.chan = (c), .op = GORO_RECV, .elem = (p)})
 #endif
-#define GORO_FOREVER ((int64_t)-1)
+
+/* No time limit, for goro_select (and every other timeout). */
+#define GORO_FOREVER INT64_MAX
 
 /* Wait until one case can proceed, perform it and return its index; a
  * random one among several ready. Go: select.
- * timeout_ns: GORO_FOREVER, 0 (Go's default: GORO_EAGAIN when none is
- * ready) or > 0 (GORO_ETIMEDOUT). GORO_EINVAL for bad arguments. */
+ * timeout_ns: GORO_FOREVER; 0 (Go's default: GORO_EAGAIN when none is
+ * ready); > 0 (GORO_ETIMEDOUT once it passes); < 0, a time already
+ * passed (a ready case is still taken, else GORO_ETIMEDOUT at once).
+ * GORO_EINVAL for bad arguments. */
 GORO_EXTERN int goro_select(goro_case *cases, size_t n, int64_t timeout_ns);
 
 /* ---- Directional channels ---------------------------------------------- */
@@ -682,7 +709,7 @@ typedef struct goro_wg goro_wg;
 
 /* A WaitGroup with counter 0. Go: var wg sync.WaitGroup.
  * NULL with errno ENOMEM on failure. */
-GORO_EXTERN goro_wg *goro_wg_make(void);
+GORO_EXTERN GORO_NODISCARD goro_wg *goro_wg_make(void);
 
 /* Free wg. NULL is a no-op. */
 GORO_EXTERN void goro_wg_free(goro_wg *wg);
@@ -700,12 +727,12 @@ GORO_EXTERN void goro_wg_wait(goro_wg *wg);
 
 /* Add 1, run fn(arg) in a goroutine, done when it returns. Go: wg.Go(f).
  * Returns 0 or the error of goro_go (the counter is then unchanged). */
-GORO_EXTERN int goro_wg_go(goro_wg *wg, goro_fn *fn, void *arg);
+GORO_EXTERN GORO_NODISCARD int goro_wg_go(goro_wg *wg, goro_fn *fn, void *arg);
 
 /* Start a goroutine that waits for wg and then closes c, holding a
  * reference to c until then. Go: go func() { wg.Wait(); close(c) }().
  * Returns 0 or the error of goro_go. */
-GORO_EXTERN int goro_closer(goro_wg *wg, goro_chan *c);
+GORO_EXTERN GORO_NODISCARD int goro_closer(goro_wg *wg, goro_chan *c);
 
 /* ---- Time -------------------------------------------------------------- */
 
@@ -717,19 +744,19 @@ GORO_EXTERN int goro_closer(goro_wg *wg, goro_chan *c);
 /* The monotonic clock, in nanoseconds. Go: time.Now() (monotonic part). */
 GORO_EXTERN int64_t goro_now(void);
 
-/* Sleep ns nanoseconds (nothing for ns <= 0). Go: time.Sleep(d). */
+/* Sleep ns nanoseconds (returns at once for ns <= 0). Go: time.Sleep(d). */
 GORO_EXTERN void goro_sleep(int64_t ns);
 
-/* A cap-1 channel of int64_t that receives goro_now() once, ns from now.
- * Go: time.After(d). The caller releases it; releasing it before it fires
+/* A cap-1 channel of int64_t that receives goro_now() once, ns from now
+ * (at once for ns <= 0; never for GORO_FOREVER). Go: time.After(d). The caller releases it; releasing it before it fires
  * cancels the timer. NULL with errno on failure. */
-GORO_EXTERN goro_chan *goro_after(int64_t ns);
+GORO_EXTERN GORO_NODISCARD goro_chan *goro_after(int64_t ns);
 
 typedef struct goro_ticker goro_ticker;
 
 /* A ticker sending goro_now() every period_ns. Go: time.NewTicker(d).
  * NULL with errno EINVAL (period_ns <= 0) or ENOMEM. */
-GORO_EXTERN goro_ticker *goro_ticker_make(int64_t period_ns);
+GORO_EXTERN GORO_NODISCARD goro_ticker *goro_ticker_make(int64_t period_ns);
 
 /* The ticker's cap-1 channel of int64_t; a tick is dropped when the reader
  * is slow. Go: t.C. */

@@ -15,15 +15,28 @@
  * Buffered channels keep their values in a lock-free bounded ring (the
  * stamped-slot design of Vyukov's MPMC queue; see ring_push): sends and
  * receives that find room or a value take no lock. Closing sets a mark
- * bit in the tail, so no push succeeds after it. A thread that finds the
+ * bit in the tail, so no push succeeds after it. A channel of zero-size
+ * elements (chan struct{}) needs no slots: its ring is the two counters
+ * alone (see count_push). A thread that finds the
  * ring full (empty) queues a waiter under c->mu and sleeps; waiters are
  * not handed values, they are told to retry (waiter.retry). The lost
- * wake-up is ruled out Dekker-style:
- *   a waiter:  queue itself (queue length), fence, then try the ring again;
- *   a partner: change the ring, fence, then read the queue length, and if
- *              it is not zero, take c->mu and wake one waiter.
- * Both fences are seq_cst, so either the waiter's retry sees the
- * partner's change or the partner sees the waiter. A woken waiter that
+ * wake-up is ruled out Dekker-style, with seq_cst operations on the words
+ * themselves (no standalone fence, so ThreadSanitizer checks the real
+ * orders):
+ *   a waiter:  queue itself (a seq_cst store of the queue's len), then try
+ *              the ring again, whose verdict "full" ("empty") rests on a
+ *              seq_cst load of head (tail);
+ *   a partner: change the ring (a seq_cst RMW of head or tail), then read
+ *              the queue's len (a seq_cst load), and if it is not zero,
+ *              take c->mu and wake one waiter.
+ * All four are in the single total order S of seq_cst operations: if the
+ * waiter's load precedes the partner's RMW in S, it did not see the
+ * change, and then the waiter's store precedes the partner's load in S,
+ * which therefore reads that len (or a later one). So either the waiter's
+ * retry sees the partner's change or the partner sees the waiter (the
+ * store-buffering shape, which seq_cst forbids; on x86 the locked RMW and
+ * the xchg store are the barriers, on ARMv8 stlr/ldar are not reordered).
+ * A woken waiter that
  * finds the value taken by someone else queues again; a select woken for
  * a case it then does not take passes the wake-up on (goro__chan_kick).
  *
@@ -39,10 +52,6 @@
 #include <sched.h>
 #include <stddef.h>
 #include <string.h>
-
-#if defined(__SANITIZE_THREAD__)
-_Atomic int goro__fence_word;
-#endif
 
 /* A ring slot: its stamp, then elemsize bytes. */
 struct slot {
@@ -61,16 +70,17 @@ struct goro_chan {
 #endif
   /* Lock-free. */
   _Atomic size_t refs;
-  const char *_Atomic name; /* immortal string (interned), or NULL */
+  const char *_Atomic name; /* immortal string (interned), or NULL; release/acquire */
   /* Immutable after make (timer: set before the channel is shared). */
   struct goro__timer *timer; /* goro_after's timer, freed with c */
   size_t elemsize;
   size_t cap;
-  size_t stride;   /* bytes per slot */
+  size_t stride;   /* bytes per slot; 0: no slots (elemsize 0, see count_push) */
   size_t mark_bit; /* in tail: closed; a power of two above every index */
   size_t one_lap;  /* 2 * mark_bit: a position's lap unit */
   /* The ring's ends, a cache line apart. A position is lap | index
-   * (index < cap); tail may carry mark_bit. */
+   * (index < cap); tail may carry mark_bit. Without slots, each is a
+   * count of operations modulo mark_bit. */
   char pad0[64];
   _Atomic size_t head; /* the next value to receive */
   char pad1[64];
@@ -146,8 +156,9 @@ waitq_push(struct goro__waitq *q, struct goro__waiter *w)
   else
     q->head = w;
   q->tail = w;
+  /* seq_cst: the waiter's half of the Dekker check (top of the file). */
   atomic_store_explicit(&q->len, atomic_load_explicit(&q->len, memory_order_relaxed) + 1,
-                        memory_order_relaxed);
+                        memory_order_seq_cst);
 }
 
 static void
@@ -219,10 +230,12 @@ goro__chan_unlock(goro_chan *c)
   goro__mu_unlock(&c->mu);
 }
 
+/* Acquire: pairs with goro_chan_set_name's release, so the name's bytes
+ * written before it was published are visible to whoever prints it. */
 const char *
 goro__chan_name(goro_chan *c)
 {
-  return atomic_load_explicit(&c->name, memory_order_relaxed);
+  return atomic_load_explicit(&c->name, memory_order_acquire);
 }
 
 size_t
@@ -250,19 +263,28 @@ goro__set_chan_timer(goro_chan *c, struct goro__timer *tm)
 goro_chan *
 goro_chan_make(size_t elemsize, size_t cap)
 {
+  /* Both bounds are decided before anything is allocated, as Go's
+   * makechan does: an element of 64 KiB or more is EINVAL, and so is a
+   * capacity whose bytes overflow; one whose allocation would pass
+   * GORO_CHAN_MAX_ALLOC is ENOMEM (a sanitizer's malloc would abort on
+   * some such sizes instead of returning NULL). cap < SIZE_MAX / 4 keeps
+   * mark_bit and a lap representable. */
+  if (elemsize > GORO_CHAN_MAX_ELEMSIZE || cap >= SIZE_MAX / 4) {
+    errno = EINVAL;
+    return NULL;
+  }
   size_t stride = 0;
-  if (cap > 0) {
+  if (cap > 0 && elemsize > 0) {
     /* A slot: the stamp, then the value rounded up to the stamp's size. */
-    if (elemsize >= SIZE_MAX / 4) {
-      errno = EINVAL;
-      return NULL;
-    }
     stride = sizeof(size_t) + (elemsize + sizeof(size_t) - 1) / sizeof(size_t) * sizeof(size_t);
-    /* cap < SIZE_MAX / 4 keeps mark_bit and a lap representable. */
-    if (cap >= SIZE_MAX / 4 || cap > (SIZE_MAX - sizeof(goro_chan)) / stride) {
+    if (cap > (SIZE_MAX - sizeof(goro_chan)) / stride) {
       errno = EINVAL;
       return NULL;
     }
+  }
+  if (cap * stride > GORO_CHAN_MAX_ALLOC - sizeof(goro_chan)) {
+    errno = ENOMEM;
+    return NULL;
   }
   goro_chan *c = malloc(sizeof *c + cap * stride);
   if (c == NULL) {
@@ -286,14 +308,18 @@ goro_chan_make(size_t elemsize, size_t cap)
   c->elemsize = elemsize;
   c->cap = cap;
   c->stride = stride;
-  c->mark_bit = 1;
-  while (c->mark_bit <= cap)
-    c->mark_bit <<= 1;
+  if (stride == 0) {
+    c->mark_bit = (SIZE_MAX >> 1) + 1; /* counters run modulo mark_bit */
+  } else {
+    c->mark_bit = 1;
+    while (c->mark_bit <= cap)
+      c->mark_bit <<= 1;
+    for (size_t i = 0; i < cap; i++)
+      atomic_init(&slot_at(c, i)->stamp, i);
+  }
   c->one_lap = c->mark_bit * 2;
   atomic_init(&c->head, 0);
   atomic_init(&c->tail, 0);
-  for (size_t i = 0; i < cap; i++)
-    atomic_init(&slot_at(c, i)->stamp, i);
 #ifdef GORO_VALGRIND
   goro__mu_lock(&c->ring_mu); /* see CHAN_ENTER */
   goro__mu_unlock(&c->ring_mu);
@@ -357,11 +383,62 @@ next_pos(goro_chan *c, size_t pos)
   return index + 1 < c->cap ? pos + 1 : lap + c->one_lap;
 }
 
+/* A ring without slots (elemsize 0): tail counts pushes and head pops,
+ * modulo mark_bit; the count held is (tail - head) mod mark_bit <= cap.
+ * A push claims room by a CAS on tail after reading head, a pop claims a
+ * value by a CAS on head after reading tail; each end only grows, so a
+ * stale read of the other end can only make the ring look fuller (push)
+ * or emptier (pop) than it is, and that verdict is then taken from a
+ * seq_cst load (the Dekker check). There is nothing to publish: the CAS
+ * (seq_cst, so release) and the other side's acquiring load order what
+ * the program did before a send (or receive) with the matching receive
+ * (or the send it made room for), as Go's memory model promises, the
+ * counting semaphore of section 8.6 included. */
+static int
+count_push(goro_chan *c)
+{
+  size_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
+  for (;;) {
+    if (tail & c->mark_bit)
+      return RING_CLOSED;
+    size_t head = atomic_load_explicit(&c->head, memory_order_seq_cst);
+    if (((tail - head) & (c->mark_bit - 1)) >= c->cap) {
+      /* Full, as of that load; unless tail moved meanwhile (then look again). */
+      size_t again = atomic_load_explicit(&c->tail, memory_order_acquire);
+      if (again == tail)
+        return RING_FULL;
+      tail = again;
+      continue;
+    }
+    if (atomic_compare_exchange_weak_explicit(&c->tail, &tail, (tail + 1) & (c->mark_bit - 1),
+                                              memory_order_seq_cst, memory_order_acquire))
+      return RING_OK;
+  }
+}
+
+static int
+count_pop(goro_chan *c)
+{
+  size_t head = atomic_load_explicit(&c->head, memory_order_relaxed);
+  for (;;) {
+    size_t tail = atomic_load_explicit(&c->tail, memory_order_seq_cst);
+    if ((tail & ~c->mark_bit) == head)
+      return tail & c->mark_bit ? RING_CLOSED : RING_EMPTY;
+    if (atomic_compare_exchange_weak_explicit(&c->head, &head, (head + 1) & (c->mark_bit - 1),
+                                              memory_order_seq_cst, memory_order_relaxed))
+      return RING_OK;
+  }
+}
+
 static int
 ring_push_(goro_chan *c, const void *elem)
 {
+  if (c->stride == 0)
+    return count_push(c);
   unsigned step = 0;
-  size_t tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
+  /* Acquire: a send that sees the close mark returns GORO_EPIPE after the
+   * close, in every sense. */
+  size_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
   for (;;) {
     if (tail & c->mark_bit)
       return RING_CLOSED;
@@ -369,7 +446,7 @@ ring_push_(goro_chan *c, const void *elem)
     size_t stamp = atomic_load_explicit(&sl->stamp, memory_order_acquire);
     if (stamp == tail) {
       if (atomic_compare_exchange_weak_explicit(&c->tail, &tail, next_pos(c, tail),
-                                                memory_order_seq_cst, memory_order_relaxed)) {
+                                                memory_order_seq_cst, memory_order_acquire)) {
         copy_elem(c, sl->data, elem);
         atomic_store_explicit(&sl->stamp, tail + 1, memory_order_release);
         return RING_OK;
@@ -378,20 +455,22 @@ ring_push_(goro_chan *c, const void *elem)
     }
     if (stamp + c->one_lap == tail + 1) {
       /* The slot still holds last lap's value: full, unless a consumer
-       * has claimed it and not freed it yet. */
-      GORO__FENCE();
-      size_t head = atomic_load_explicit(&c->head, memory_order_relaxed);
+       * has claimed it and not freed it yet. seq_cst: this load decides
+       * "full" in the Dekker check (top of the file). */
+      size_t head = atomic_load_explicit(&c->head, memory_order_seq_cst);
       if (head + c->one_lap == tail)
         return RING_FULL;
     }
     backoff(&step);
-    tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    tail = atomic_load_explicit(&c->tail, memory_order_acquire);
   }
 }
 
 static int
 ring_pop_(goro_chan *c, void *elem)
 {
+  if (c->stride == 0)
+    return count_pop(c);
   unsigned step = 0;
   size_t head = atomic_load_explicit(&c->head, memory_order_relaxed);
   for (;;) {
@@ -408,9 +487,11 @@ ring_pop_(goro_chan *c, void *elem)
     }
     if (stamp == head) {
       /* Nothing published here: empty, unless a producer has claimed the
-       * slot and not published it yet. */
-      GORO__FENCE();
-      size_t tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
+       * slot and not published it yet. seq_cst: this load decides "empty"
+       * in the Dekker check (top of the file), and its acquire makes a
+       * receive that sees the close mark synchronize with the close (Go:
+       * a close happens before a receive that returns because of it). */
+      size_t tail = atomic_load_explicit(&c->tail, memory_order_seq_cst);
       if ((tail & ~c->mark_bit) == head)
         return tail & c->mark_bit ? RING_CLOSED : RING_EMPTY;
     }
@@ -421,14 +502,17 @@ ring_pop_(goro_chan *c, void *elem)
 
 /* Would a push (op GORO_SEND) or pop not find the ring full (empty)? A
  * snapshot, for select's last look before it sleeps. */
+/* seq_cst loads: the waiter's half of the Dekker check, for a select that
+ * has queued itself (top of the file). */
 static bool
 ring_ready_(goro_chan *c, int op)
 {
-  GORO__FENCE();
-  size_t tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
-  size_t head = atomic_load_explicit(&c->head, memory_order_relaxed);
+  size_t tail = atomic_load_explicit(&c->tail, memory_order_seq_cst);
+  size_t head = atomic_load_explicit(&c->head, memory_order_seq_cst);
   if (tail & c->mark_bit)
     return true; /* closed: a push fails, a pop drains or reports it */
+  if (c->stride == 0)
+    return op == GORO_SEND ? ((tail - head) & (c->mark_bit - 1)) < c->cap : head != tail;
   return op == GORO_SEND ? head + c->one_lap != tail : head != tail;
 }
 
@@ -441,6 +525,8 @@ ring_len_(goro_chan *c)
     if (atomic_load_explicit(&c->tail, memory_order_seq_cst) != tail)
       continue;
     tail &= ~c->mark_bit;
+    if (c->stride == 0)
+      return (tail - head) & (c->mark_bit - 1);
     size_t hix = head & (c->mark_bit - 1), tix = tail & (c->mark_bit - 1);
     if (hix < tix)
       return tix - hix;
@@ -450,14 +536,13 @@ ring_len_(goro_chan *c)
   }
 }
 
-/* After a change to the ring: if q (the other side's queue) holds a
- * waiter, wake one to retry. c not locked. The fence pairs with the one
- * in queue_and_recheck (see the top of the file). */
+/* After a change to the ring (a seq_cst RMW): if q (the other side's
+ * queue) holds a waiter, wake one to retry. c not locked. The seq_cst
+ * load is the partner's half of the Dekker check (top of the file). */
 static void
 notify_one(goro_chan *c, struct goro__waitq *q)
 {
-  GORO__FENCE();
-  if (atomic_load_explicit(&q->len, memory_order_relaxed) == 0)
+  if (atomic_load_explicit(&q->len, memory_order_seq_cst) == 0)
     return;
   goro__mu_lock(&c->mu);
   struct goro__waiter *w = take_retry_locked(q);
@@ -471,9 +556,8 @@ notify_one(goro_chan *c, struct goro__waitq *q)
 static size_t
 ring_version_(goro_chan *c)
 {
-  GORO__FENCE();
-  return atomic_load_explicit(&c->head, memory_order_relaxed) +
-         atomic_load_explicit(&c->tail, memory_order_relaxed);
+  return atomic_load_explicit(&c->head, memory_order_seq_cst) +
+         atomic_load_explicit(&c->tail, memory_order_seq_cst);
 }
 
 static size_t
@@ -678,8 +762,7 @@ buffered_op(goro_chan *c, int op, void *elem)
       }
       struct goro__waiter me = {.t = t};
       goro__mu_lock(&c->mu);
-      waitq_push(mine, &me);
-      GORO__FENCE(); /* pairs with notify_one's */
+      waitq_push(mine, &me); /* a seq_cst store: pairs with notify_one's load */
       rc = op == GORO_SEND ? ring_push(c, elem) : ring_pop(c, elem);
       if (rc == RING_FULL) {
         park_queued(c, &me, op);
@@ -927,5 +1010,5 @@ goro_chan_set_name(goro_chan *c, const char *name)
   }
   goro__mu_unlock(&names_mu);
   if (n != NULL)
-    atomic_store_explicit(&c->name, n->s, memory_order_relaxed);
+    atomic_store_explicit(&c->name, n->s, memory_order_release);
 }

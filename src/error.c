@@ -14,7 +14,7 @@ static const struct {
     {GORO_ENOMEM, "out of memory"},
     {GORO_EAGAIN, "operation would block, or no thread could be started"},
     {GORO_ETIMEDOUT, "timed out"},
-    {GORO_ERANGE, "WaitGroup counter would go negative"},
+    {GORO_ERANGE, "WaitGroup counter out of range (negative, or above INT32_MAX)"},
 };
 
 const char *

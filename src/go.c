@@ -278,12 +278,22 @@ handoff_push(goro_fn *fn, void *arg, goro_wg *wg, uint64_t id, const char *name)
   return true;
 }
 
-/* Pop a job into t's record; false if the ring is empty. */
+/* Pop a job into t's record and mark t running; false if the ring is
+ * empty. The pop's CAS and the marking happen under goro__sched.mu, and
+ * the deadlock detector reads the ring and every record under it too: to
+ * the detector a goroutine is always either in the ring or in a worker
+ * that runs. (Marked after the lock, a worker descheduled between its CAS
+ * and the marking across two scans read as idle with the ring empty, and
+ * a waiting main was reported deadlocked.) The lock is taken only once a
+ * slot looks published, so pollers of an empty ring never touch it. */
 static bool
 handoff_pop(struct goro__thread *t)
 {
   size_t pos = atomic_load_explicit(&H.head, memory_order_relaxed);
-  struct handoff_slot *sl;
+  struct handoff_slot *sl = &H.slot[pos % HANDOFF_CAP];
+  if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != pos + 1)
+    return false; /* empty, its push not yet written, or head moved on */
+  goro__mu_lock(&goro__sched.mu);
   for (;;) {
     sl = &H.slot[pos % HANDOFF_CAP];
     size_t seq = atomic_load_explicit(&sl->seq, memory_order_acquire);
@@ -293,19 +303,22 @@ handoff_pop(struct goro__thread *t)
                                                 memory_order_relaxed))
         break;
     } else if (dif < 0) {
+      goro__mu_unlock(&goro__sched.mu);
       return false; /* empty, or its push not yet written */
     } else {
       pos = atomic_load_explicit(&H.head, memory_order_relaxed);
     }
   }
-  struct job job = sl->job;
+  if (goro__test_handoff_popped != NULL)
+    goro__test_handoff_popped();
+  struct job *job = &sl->job;
+  t->fn = job->fn;
+  t->arg = job->arg;
+  t->wg = job->wg;
+  atomic_store_explicit(&t->id, job->id, memory_order_relaxed);
+  memcpy(t->name, job->name, sizeof t->name);
+  goro__block_end(t);
   atomic_store_explicit(&sl->seq, pos + HANDOFF_CAP, memory_order_release);
-  goro__mu_lock(&goro__sched.mu); /* dumps read the record under it */
-  t->fn = job.fn;
-  t->arg = job.arg;
-  t->wg = job.wg;
-  atomic_store_explicit(&t->id, job.id, memory_order_relaxed);
-  memcpy(t->name, job.name, sizeof t->name);
   goro__mu_unlock(&goro__sched.mu);
   return true;
 }

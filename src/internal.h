@@ -33,17 +33,6 @@ _Noreturn void goro__assert_fail(const char *expr, const char *file, int line, c
 #define GORO__LIKELY(x)   __builtin_expect(!!(x), 1)
 #define GORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-/* A full (seq_cst) fence, for the Dekker-style checks of chan.c.
- * ThreadSanitizer does not model fences; under it a seq_cst RMW on one
- * shared word stands in (a full barrier on the hardware as well, and one
- * TSan understands, at the cost of a shared cache line). */
-#if defined(__SANITIZE_THREAD__)
-extern _Atomic int goro__fence_word;
-#define GORO__FENCE() ((void)atomic_fetch_add_explicit(&goro__fence_word, 0, memory_order_seq_cst))
-#else
-#define GORO__FENCE() atomic_thread_fence(memory_order_seq_cst)
-#endif
-
 /* A spin-wait hint to the CPU. */
 static inline void
 goro__cpu_relax(void)
@@ -239,8 +228,13 @@ bool goro__wait(struct goro__thread *t, int64_t deadline, bool spin);
  * returns. */
 int goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg);
 /* Whether a goroutine sits in the hand-off ring, spawned but not yet
- * taken by the idle worker promised to it (a snapshot). */
+ * taken by the idle worker promised to it. Exact under goro__sched.mu
+ * (a pop takes it, see go.c); a snapshot otherwise. */
 bool goro__handoff_pending(void);
+/* A test seam: when a program defines it (and exports it: -rdynamic), a
+ * worker calls it just after taking a goroutine from the hand-off ring,
+ * under goro__sched.mu (test/registry_child stalls there). */
+GORO_EXTERN void goro__test_handoff_popped(void) __attribute__((weak));
 
 /* The deadlock detector's hook: a thread started to wait forever. */
 void goro__deadlock_poke(void);

@@ -238,8 +238,11 @@ candidate(size_t *nthreads)
     print += atomic_load_explicit(&t->waitseq, memory_order_relaxed) + (uintptr_t)t;
   }
   *nthreads = goro__sched.nthreads;
+  /* Under the lock: a goroutine is either in the ring or in a worker
+   * marked running (handoff_pop, go.c). */
+  bool pending = goro__handoff_pending();
   goro__mu_unlock(&goro__sched.mu);
-  if (!forever || print == 0 || goro__timers_pending() || goro__handoff_pending())
+  if (!forever || print == 0 || pending || goro__timers_pending())
     return 0;
   return print;
 }

@@ -160,7 +160,11 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
         goro__chan_elemsize(cases[i].chan) != 0)
       return GORO_EINVAL;
   }
-  int64_t deadline = timeout_ns > 0 ? goro__deadline(timeout_ns) : -1;
+  /* timeout_ns <= 0 polls once: 0 is Go's default, a negative one a time
+   * already passed. deadline < 0: none (GORO_FOREVER). */
+  bool nonblocking = timeout_ns <= 0;
+  int idle_result = timeout_ns == 0 ? GORO_EAGAIN : GORO_ETIMEDOUT;
+  int64_t deadline = !nonblocking && timeout_ns != GORO_FOREVER ? goro__deadline(timeout_ns) : -1;
 
   uint32_t poll_buf[STACK_CASES], lock_buf[STACK_CASES], tmp_buf[STACK_CASES];
   struct goro__waiter w_buf[STACK_CASES];
@@ -193,12 +197,12 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
   memcpy(s.lock, s.poll, s.n * sizeof *s.lock);
   int result;
   if (s.n == 0) {
-    result = timeout_ns == 0 ? GORO_EAGAIN : block_nocases(deadline);
+    result = nonblocking ? idle_result : block_nocases(deadline);
     goto out;
   }
   sort_lock_order(cases, s.lock, tmp, s.n);
   /* Our record, if we may block; before the locks (see internal.h). */
-  struct goro__thread *t = timeout_ns != 0 ? goro__self() : NULL;
+  struct goro__thread *t = !nonblocking ? goro__self() : NULL;
   bool any_buffered = false;
   for (size_t i = 0; i < s.n; i++)
     any_buffered |= goro__chan_buffered(cases[s.poll[i]].chan);
@@ -232,7 +236,7 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
         goto done;
       }
     }
-    if (timeout_ns == 0 || expired) {
+    if (nonblocking || expired) {
       /* "Nothing ready" must hold at one instant. The locks freeze the
        * unbuffered channels, not the rings: if no ring changed since we
        * looked at it, each kept the state we saw over a span that
@@ -246,7 +250,7 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
       unlock_all(&s);
       if (changed)
         continue;
-      result = timeout_ns == 0 ? GORO_EAGAIN : GORO_ETIMEDOUT;
+      result = nonblocking ? idle_result : GORO_ETIMEDOUT;
       goto done;
     }
 
@@ -267,8 +271,9 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
       goro__chan_enqueue(cases[idx].chan, w, cases[idx].op);
     }
     /* A buffered ring changes without its lock: now that we are queued
-     * (and fenced, in goro__chan_ready_locked), look once more, or a
-     * partner that did not see us yet could leave us asleep (chan.c). */
+     * (a seq_cst store of each queue's len), look once more with seq_cst
+     * loads (goro__chan_ready_locked), or a partner that did not see us
+     * yet could leave us asleep (the Dekker check of chan.c). */
     bool again = false;
     for (size_t i = 0; any_buffered && !again && i < s.n; i++) {
       goro_case *k = &cases[s.poll[i]];

@@ -20,6 +20,8 @@
 
 #include "testutil.h"
 
+#include <sched.h>
+
 /* ---- Helpers ----------------------------------------------------------- */
 
 /* goro_go under wg: add 1, start fn(arg), which must call goro_wg_done. */
@@ -108,17 +110,175 @@ START_TEST(test_chan_make_overflowing_size_returns_null_einval)
 }
 END_TEST
 
-START_TEST(test_chan_make_out_of_memory_returns_null_enomem)
+START_TEST(test_chan_make_element_of_64k_or_more_returns_null_einval)
 {
-  /* The sanitizers' allocators abort on such a request by default. */
-  if (UNDER_ASAN || UNDER_TSAN)
-    return;
-  size_t elemsize = (size_t)1 << 20;
-  size_t cap = SIZE_MAX >> 22; /* about SIZE_MAX / 4 bytes: no overflow */
+  /* Go's bound: an element under 64 KiB, decided before allocating, for
+   * any capacity (SIZE_MAX used to reach malloc). */
+  static const size_t bad[] = {65536, 1 << 20, SIZE_MAX / 2, SIZE_MAX};
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    for (size_t cap = 0; cap < 2; cap++) {
+      errno = 0;
+      goro_chan *c = goro_chan_make(bad[k], cap);
+      ck_assert_msg(c == NULL, "make(%zu, %zu) did not fail", bad[k], cap);
+      ck_assert_int_eq(errno, EINVAL);
+    }
+  }
+  goro_chan *c = goro_chan_make(GORO_CHAN_MAX_ELEMSIZE, 2);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_uint_eq(goro_chan_cap(c), 2);
+  goro_chan_release(c);
+}
+END_TEST
+
+START_TEST(test_chan_make_buffer_above_max_alloc_returns_null_enomem)
+{
+  /* Decided before anything is allocated, so no sanitizer's allocator
+   * ever sees the request. */
+  size_t cap = GORO_CHAN_MAX_ALLOC / GORO_CHAN_MAX_ELEMSIZE + 1;
   errno = 0;
-  goro_chan *c = goro_chan_make(elemsize, cap);
+  goro_chan *c = goro_chan_make(GORO_CHAN_MAX_ELEMSIZE, cap);
   ck_assert_ptr_null(c);
   ck_assert_int_eq(errno, ENOMEM);
+  errno = 0;
+  c = goro_chan_make(8, GORO_CHAN_MAX_ALLOC / 8);
+  ck_assert_ptr_null(c);
+  ck_assert_int_eq(errno, ENOMEM);
+}
+END_TEST
+
+START_TEST(test_chan_make_out_of_memory_returns_null_enomem)
+{
+  /* Under the bound but more than the machine has. The sanitizers'
+   * allocators abort on such a request by default. */
+  if (UNDER_ASAN || UNDER_TSAN || sizeof(size_t) < 8)
+    return;
+  errno = 0;
+  goro_chan *c = goro_chan_make(1024, GORO_CHAN_MAX_ALLOC / 1024 - 1024);
+  ck_assert_ptr_null(c);
+  ck_assert_int_eq(errno, ENOMEM);
+}
+END_TEST
+
+START_TEST(test_chan_zero_size_buffered_costs_nothing_per_slot)
+{
+  /* chan struct{} of cap 2^27 used to take 1 GiB (a stamp a slot); now
+   * it is two counters, at any capacity. */
+  size_t big = sizeof(size_t) >= 8 ? (size_t)1 << 60 : (size_t)1 << 29;
+  goro_chan *c = goro_chan_make(0, big);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_uint_eq(goro_chan_cap(c), big);
+  ck_assert_uint_eq(goro_chan_len(c), 0);
+  for (int i = 0; i < 1000; i++)
+    ck_assert_int_eq(goro_chan_trysend(c, NULL), 0);
+  ck_assert_uint_eq(goro_chan_len(c), 1000);
+  for (int i = 0; i < 1000; i++)
+    ck_assert_int_eq(goro_chan_tryrecv(c, NULL), 1);
+  ck_assert_int_eq(goro_chan_tryrecv(c, NULL), GORO_EAGAIN);
+  goro_chan_release(c);
+}
+END_TEST
+
+START_TEST(test_chan_zero_size_buffered_fills_drains_and_closes)
+{
+  /* The counting semaphore of section 8.6, and close on a counter ring:
+   * full at cap, values still receivable after close, then closed. */
+  goro_chan *c = goro_chan_make(0, 3);
+  ck_assert_ptr_nonnull(c);
+  for (int round = 0; round < 5; round++) { /* the counters go round */
+    for (int i = 0; i < 3; i++)
+      ck_assert_int_eq(goro_chan_send(c, NULL), 0);
+    ck_assert_int_eq(goro_chan_trysend(c, NULL), GORO_EAGAIN);
+    ck_assert_uint_eq(goro_chan_len(c), 3);
+    goro_case full[] = {GORO_SEND_CASE(c, NULL)};
+    ck_assert_int_eq(goro_select(full, 1, 0), GORO_EAGAIN);
+    for (int i = 0; i < 3; i++)
+      ck_assert_int_eq(goro_chan_recv(c, NULL), 1);
+    ck_assert_int_eq(goro_chan_tryrecv(c, NULL), GORO_EAGAIN);
+  }
+  ck_assert_int_eq(goro_chan_send(c, NULL), 0);
+  ck_assert_int_eq(goro_chan_send(c, NULL), 0);
+  ck_assert_int_eq(goro_chan_close(c), 0);
+  ck_assert_int_eq(goro_chan_trysend(c, NULL), GORO_EPIPE);
+  ck_assert_uint_eq(goro_chan_len(c), 2);
+  ck_assert_int_eq(goro_chan_recv(c, NULL), 1);
+  goro_case drain[] = {GORO_RECV_CASE(c, NULL)};
+  ck_assert_int_eq(goro_select(drain, 1, 0), 0);
+  ck_assert(drain[0].ok);
+  ck_assert_int_eq(goro_chan_recv(c, NULL), 0);
+  ck_assert_int_eq(goro_chan_tryrecv(c, NULL), 0);
+  goro_chan_release(c);
+}
+END_TEST
+
+/* Go's memory model: a close happens before a receive that returns
+ * because the channel is closed. The payload is a plain int, so a missing
+ * acquire on the receive that sees the close (the lock-free ring's path)
+ * is a data race ThreadSanitizer reports. */
+struct close_sync {
+  goro_chan *done;
+  int payload;
+};
+
+static void
+write_then_close(void *arg)
+{
+  struct close_sync *cs = arg;
+  cs->payload = 42;
+  goro_chan_close(cs->done);
+}
+
+START_TEST(test_chan_close_happens_before_the_receive_that_sees_it)
+{
+  for (int round = 0; round < 200; round++) {
+    struct close_sync cs = {.done = chan_make_checked(0, test_caps[_i]), .payload = 0};
+    goro_wg *wg = wg_make_checked();
+    wg_go_checked(wg, write_then_close, &cs);
+    int rc;
+    while ((rc = goro_chan_tryrecv(cs.done, NULL)) == GORO_EAGAIN)
+      sched_yield();
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(cs.payload, 42);
+    goro_wg_wait(wg);
+    goro_wg_free(wg);
+    goro_chan_release(cs.done);
+  }
+}
+END_TEST
+
+/* The counting semaphore of section 8.6 on a chan struct{}: a send takes
+ * a token, a receive gives it back. Go's memory model orders the k-th
+ * receive before the (k + cap)-th send completes, so the plain counter
+ * below is never raced on (ThreadSanitizer checks it). */
+struct sema_use {
+  goro_chan *tokens;
+  long counter; /* plain: guarded by the semaphore of one token */
+  _Atomic int inside;
+};
+
+static void
+sema_worker(void *arg)
+{
+  struct sema_use *u = arg;
+  for (int i = 0; i < 2000; i++) {
+    ck_assert_int_eq(goro_chan_send(u->tokens, NULL), 0);
+    ck_assert_int_eq(atomic_fetch_add(&u->inside, 1), 0);
+    u->counter++;
+    atomic_fetch_sub(&u->inside, 1);
+    ck_assert_int_eq(goro_chan_recv(u->tokens, NULL), 1);
+  }
+}
+
+START_TEST(test_chan_zero_size_semaphore_admits_one_at_a_time)
+{
+  struct sema_use u = {.tokens = chan_make_checked(0, 1), .counter = 0};
+  goro_wg *wg = wg_make_checked();
+  for (int k = 0; k < 4; k++)
+    wg_go_checked(wg, sema_worker, &u);
+  goro_wg_wait(wg);
+  ck_assert_int_eq(u.counter, 4 * 2000);
+  ck_assert_uint_eq(goro_chan_len(u.tokens), 0);
+  goro_wg_free(wg);
+  goro_chan_release(u.tokens);
 }
 END_TEST
 
@@ -1066,7 +1226,13 @@ chan_suite(void)
   tc = tcase_make("make", 10);
   tcase_add_loop_test(tc, test_chan_make_has_requested_cap_and_is_empty, 0, TEST_NCAPS);
   tcase_add_test(tc, test_chan_make_overflowing_size_returns_null_einval);
+  tcase_add_test(tc, test_chan_make_element_of_64k_or_more_returns_null_einval);
+  tcase_add_test(tc, test_chan_make_buffer_above_max_alloc_returns_null_enomem);
   tcase_add_test(tc, test_chan_make_out_of_memory_returns_null_enomem);
+  tcase_add_test(tc, test_chan_zero_size_buffered_costs_nothing_per_slot);
+  tcase_add_test(tc, test_chan_zero_size_buffered_fills_drains_and_closes);
+  tcase_add_loop_test(tc, test_chan_close_happens_before_the_receive_that_sees_it, 0, TEST_NCAPS);
+  tcase_add_test(tc, test_chan_zero_size_semaphore_admits_one_at_a_time);
   tcase_add_test(tc, test_chan_len_and_cap_of_null_are_zero);
   tcase_add_loop_test(tc, test_chan_len_counts_buffered_values, 0, TEST_NCAPS);
   tcase_add_test(tc, test_chan_unbuffered_len_is_zero_with_a_blocked_sender);

@@ -15,7 +15,7 @@ main()
   goro_case c = {};
   c.op = GORO_RECV;
   bool linked = make != nullptr && select != nullptr && go != nullptr;
-  bool ok = linked && c.chan == nullptr && GORO_FOREVER < 0 && GORO_EPIPE < 0;
+  bool ok = linked && c.chan == nullptr && GORO_FOREVER == INT64_MAX && GORO_EPIPE < 0;
   ok = ok && goro_strerror(GORO_EPIPE) != nullptr;
 
   goro_chan *ch = goro_chan_make(sizeof(int), 1);

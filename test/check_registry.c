@@ -1037,6 +1037,19 @@ START_TEST(test_no_deadlock_while_main_selects_with_timeout)
 }
 END_TEST
 
+/* A worker stalled between taking a goroutine from the hand-off ring and
+ * running it, across several scans, while main waits for that goroutine:
+ * no false deadlock report (the worker used to read as idle). */
+START_TEST(test_no_deadlock_while_a_worker_stalls_after_taking_a_goroutine)
+{
+  struct child ch;
+  child_start(&ch, "handoff_stall", NULL);
+  assert_child_exits_with(&ch, 0);
+  ck_assert_msg(strstr(ch.out, DEADLOCK_MSG) == NULL, "stderr:\n%s", ch.out);
+  child_end(&ch);
+}
+END_TEST
+
 START_TEST(test_no_deadlock_while_main_sleeps_in_goro)
 {
   struct child ch;
@@ -1150,6 +1163,7 @@ registry_suite(void)
   tcase_add_test(tc, test_no_deadlock_while_plain_thread_blocks_in_read);
   tcase_add_test(tc, test_no_deadlock_while_main_selects_with_timeout);
   tcase_add_test(tc, test_no_deadlock_while_main_sleeps_in_goro);
+  tcase_add_test(tc, test_no_deadlock_while_a_worker_stalls_after_taking_a_goroutine);
   tcase_add_test(tc, test_no_deadlock_while_registered_thread_sleeps_outside_goro);
   suite_add_tcase(s, tc);
 

@@ -970,6 +970,60 @@ START_TEST(test_select_with_huge_timeout_waits_like_forever)
 }
 END_TEST
 
+/* v0.2: a negative timeout is a time already passed (a remaining time
+ * computed as deadline - goro_now()): the select polls once. It used to
+ * block forever. */
+START_TEST(test_select_with_negative_timeout_polls_once_then_times_out)
+{
+  size_t cap = test_caps[_i];
+  goro_chan *c = chan_make_checked(sizeof(int), cap);
+  int r = 0;
+  static const int64_t expired[] = {-1, -GORO_SECOND, INT64_MIN};
+  for (size_t k = 0; k < sizeof expired / sizeof expired[0]; k++) {
+    goro_case rc = GORO_RECV_CASE(c, &r);
+    int64_t t0 = goro_now();
+    ck_assert_int_eq(goro_select(&rc, 1, expired[k]), GORO_ETIMEDOUT);
+    ck_assert_msg(goro_now() - t0 < 500 * MS, "a negative timeout waited");
+    goro_case none[1] = {GORO_RECV_CASE(NULL, &r)};
+    ck_assert_int_eq(goro_select(none, 1, expired[k]), GORO_ETIMEDOUT);
+    ck_assert_int_eq(goro_select(NULL, 0, expired[k]), GORO_ETIMEDOUT);
+  }
+  if (cap > 0) {
+    /* A ready case is still taken. */
+    int v = 7;
+    ck_assert_int_eq(goro_chan_send(c, &v), 0);
+    goro_case rc = GORO_RECV_CASE(c, &r);
+    ck_assert_int_eq(goro_select(&rc, 1, -5), 0);
+    ck_assert(rc.ok);
+    ck_assert_int_eq(r, 7);
+  }
+  goro_chan_close(c);
+  goro_case closed = GORO_RECV_CASE(c, &r);
+  ck_assert_int_eq(goro_select(&closed, 1, -1), 0);
+  ck_assert(!closed.ok);
+  goro_chan_release(c);
+}
+END_TEST
+
+/* The loop the man page advises: pass the time remaining until a
+ * deadline. Once it goes negative the loop ends instead of hanging. */
+START_TEST(test_select_with_remaining_time_ends_at_the_deadline)
+{
+  goro_chan *c = chan_make_checked(sizeof(int), 0);
+  int64_t deadline = goro_now() + 30 * MS;
+  int rc, loops = 0;
+  do {
+    int r;
+    goro_case k = GORO_RECV_CASE(c, &r);
+    rc = goro_select(&k, 1, deadline - goro_now());
+    loops++;
+  } while (rc != GORO_ETIMEDOUT && loops < 1000);
+  ck_assert_int_eq(rc, GORO_ETIMEDOUT);
+  ck_assert(goro_now() >= deadline);
+  goro_chan_release(c);
+}
+END_TEST
+
 /* ---- random choice ----------------------------------------------------- */
 
 /* Go's TestSelectFairness, with three always-ready channels (and two that
@@ -1142,7 +1196,7 @@ handon_receiver(void *arg)
     if (selects) {
       goro_case cs[3] = {GORO_RECV_CASE(h->x, &v), GORO_RECV_CASE(h->y, &v),
                          GORO_RECV_CASE(h->done, NULL)};
-      rc = goro_select(cs, 3, -1);
+      rc = goro_select(cs, 3, GORO_FOREVER);
       if (rc == 2)
         return;
       if (rc == 0 && cs[0].ok)
@@ -1153,7 +1207,7 @@ handon_receiver(void *arg)
         BG_FAIL("handon select: rc %d", rc);
     } else {
       goro_case cs[2] = {GORO_RECV_CASE(h->x, &v), GORO_RECV_CASE(h->done, NULL)};
-      rc = goro_select(cs, 2, -1);
+      rc = goro_select(cs, 2, GORO_FOREVER);
       if (rc == 1)
         return;
       if (rc == 0 && cs[0].ok)
@@ -1215,7 +1269,7 @@ kick_selector(void *arg)
   struct kick_round *r = arg;
   int v;
   goro_case cs[2] = {GORO_RECV_CASE(r->x, &v), GORO_RECV_CASE(r->y, &v)};
-  r->s_rc = goro_select(cs, 2, -1);
+  r->s_rc = goro_select(cs, 2, GORO_FOREVER);
 }
 
 static void
@@ -1964,6 +2018,9 @@ select_suite(void)
   tcase_add_loop_test(tc, test_select_with_timeout_returns_a_case_that_becomes_ready_in_time, 0,
                       TEST_NCAPS);
   tcase_add_test(tc, test_select_with_huge_timeout_waits_like_forever);
+  tcase_add_loop_test(tc, test_select_with_negative_timeout_polls_once_then_times_out, 0,
+                      TEST_NCAPS);
+  tcase_add_test(tc, test_select_with_remaining_time_ends_at_the_deadline);
   suite_add_tcase(s, tc);
 
   tc = tcase_make("random", 30);

@@ -12,6 +12,7 @@
  * A 300 s alarm ends any mode, so a child whose parent died never lingers.
  */
 #include <goro.h>
+#include <stdbool.h>
 
 #include <poll.h>
 #include <pthread.h>
@@ -214,6 +215,57 @@ mode_after(void)
 
 /* ---- Modes that must not deadlock -------------------------------------- */
 
+/* goro's test seam (go.c): a worker calls it just after it took a
+ * goroutine from the hand-off ring. Armed, it stalls that worker for
+ * 350 ms, more than three scans of the deadlock detector. */
+static atomic_int stall_armed, stalls;
+
+void goro__test_handoff_popped(void);
+void
+goro__test_handoff_popped(void)
+{
+  if (atomic_exchange(&stall_armed, 0)) {
+    sleep_ms(350);
+    atomic_fetch_add(&stalls, 1);
+  }
+}
+
+static void
+send_one(void *arg)
+{
+  int v = 1;
+  goro_chan_send(arg, &v);
+}
+
+/* Main waits on a channel that a goroutine will send on, while the worker
+ * that took that goroutine from the hand-off ring is stalled before it
+ * runs it: not a deadlock. The goroutine goes through the ring only when
+ * a worker is polling it, so each round warms one first (as in
+ * cycle_reused), until a stall has happened. */
+static int
+mode_handoff_stall(void)
+{
+  goro_chan *c = named_chan("from-stalled");
+  for (int round = 1; round <= 200 && atomic_load(&stalls) == 0; round++) {
+    int rc = goro_go(warm_main, NULL);
+    if (rc != 0)
+      die("goro_go", rc);
+    while (atomic_load(&warm_done) < round)
+      sched_yield();
+    atomic_store(&stall_armed, 1);
+    if ((rc = goro_go(send_one, c)) != 0)
+      die("goro_go", rc);
+    if (goro_chan_recv(c, NULL) != 1)
+      return 3;
+    atomic_store(&stall_armed, 0);
+  }
+  if (atomic_load(&stalls) == 0) {
+    fprintf(stderr, "registry_child: no goroutine went through the hand-off ring\n");
+    return 4;
+  }
+  return 0;
+}
+
 /* A plain pthread (not goro's) blocks in read() on stdin while main waits
  * on a channel; once a byte arrives, the reader sends on the channel. */
 static goro_chan *reader_chan;
@@ -388,6 +440,7 @@ static const struct {
     {"after", mode_after},
     {"reader", mode_reader},
     {"select_timeout", mode_select_timeout},
+    {"handoff_stall", mode_handoff_stall},
     {"goro_sleep", mode_goro_sleep},
     {"os_sleep", mode_os_sleep},
     {"leak", mode_leak},

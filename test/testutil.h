@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <goro.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
