@@ -348,7 +348,7 @@ goro__recv_case_sized(goro_chan *c, void *elem, size_t size)
   {                                                                                                \
     return goro_chan_elemsize(c) == sizeof(T) ? GORO__CAST(name *, c) : NULL;                      \
   }                                                                                                \
-  GORO__TYPED name *name##_make(size_t cap)                                                        \
+  GORO__TYPED GORO_NODISCARD name *name##_make(size_t cap)                                         \
   {                                                                                                \
     return GORO__CAST(name *, goro_chan_make(sizeof(T), cap));                                     \
   }                                                                                                \
