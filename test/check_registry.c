@@ -1042,6 +1042,13 @@ END_TEST
  * no false deadlock report (the worker used to read as idle). */
 START_TEST(test_no_deadlock_while_a_worker_stalls_after_taking_a_goroutine)
 {
+  /* Idle workers poll the ring only where they may spin: not in a
+   * GORO_VALGRIND build, nor on one CPU. There is nothing to stall then. */
+#ifdef GORO_VALGRIND
+  return;
+#endif
+  if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+    return;
   struct child ch;
   child_start(&ch, "handoff_stall", NULL);
   assert_child_exits_with(&ch, 0);
