@@ -51,12 +51,12 @@ def content(root, name):
         return None
 
 
-def settled(root, name, want):
+def settled(root, name, want, what):
     """Waits (bounded) until no temporary file is left, then checks name."""
     tooltest.wait_until(lambda: not temp_files(root), 10, "the temporary file to go")
     got = content(root, name)
     if got != want:
-        fail("%s: %s, want %s" % (name, None if got is None else "%d bytes" % len(got),
+        fail("%s: %s: %s, want %s" % (what, name, None if got is None else "%d bytes" % len(got),
                                   None if want is None else "%d bytes" % len(want)))
 
 
@@ -78,7 +78,7 @@ def main():
         expect(r, 426, "STOR %s cut by a reset" % name)
         if temp_files(root):
             fail("a temporary file outlived the 426: %r" % temp_files(root))
-        settled(root, name, old)
+        settled(root, name, old, "data connection reset")
         expect(c.cmd("NOOP"), 200, "NOOP after the 426")
         c.close()
 
@@ -93,7 +93,7 @@ def main():
     except OSError:
         pass
     d.close()
-    settled(root, "keep.bin", OLD)
+    settled(root, "keep.bin", OLD, "control connection closed")
 
     # 3. The client killed mid-upload: every socket closes at once.
     code = r"""
@@ -117,7 +117,7 @@ while True:
     if line != b"sending\n":
         fail("the killed client did not start: %r" % line)
     tooltest.stop(p, signal.SIGKILL)
-    settled(root, "keep.bin", OLD)
+    settled(root, "keep.bin", OLD, "client killed")
 
     # 4. While an upload runs, its temporary file is hidden.
     c, d = start_upload(srv, "STOR", "hidden.bin")

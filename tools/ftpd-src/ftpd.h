@@ -71,9 +71,10 @@ enum io_status {
  * commands on it do not count). EINTR is retried. */
 int io_wait(int fd, short events, int ctrl, int64_t timeout_ns);
 
-/* Whether the peer of the control connection ctrl has closed or reset it,
- * without waiting and without reading. */
-bool io_ctrl_gone(int ctrl);
+/* Waits grace_ns for the client to close or reset the control connection
+ * ctrl (without reading from it): IO_GONE if it does, IO_STOP at
+ * shutdown, else IO_READY. */
+int io_ctrl_grace(int ctrl, int64_t grace_ns);
 
 /* Sends all n bytes on the non-blocking socket fd, waiting as io_wait
  * does, with timeout_ns counted afresh for each wait (a stall limit, not a

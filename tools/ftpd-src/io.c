@@ -62,15 +62,27 @@ io_wait(int fd, short events, int ctrl, int64_t timeout_ns)
   }
 }
 
-bool
-io_ctrl_gone(int ctrl)
+int
+io_ctrl_grace(int ctrl, int64_t grace_ns)
 {
-  struct pollfd p = {.fd = ctrl, .events = POLLRDHUP};
-  int n;
-  do
-    n = poll(&p, 1, 0);
-  while (n < 0 && errno == EINTR);
-  return n > 0 && p.revents != 0;
+  struct pollfd p[2] = {
+      {.fd = ctrl, .events = POLLRDHUP},
+      {.fd = cfg.stopfd, .events = POLLIN},
+  };
+  int64_t deadline = goro_now() + grace_ns;
+  for (;;) {
+    int64_t left = deadline - goro_now();
+    int ms = left <= 0 ? 0 : (int)((left + GORO_MILLISECOND - 1) / GORO_MILLISECOND);
+    int n = poll(p, 2, ms);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n > 0 && p[1].revents != 0)
+      return IO_STOP;
+    if (n > 0 && p[0].revents != 0)
+      return IO_GONE;
+    if (n <= 0 || left <= 0)
+      return IO_READY;
+  }
 }
 
 int

@@ -20,8 +20,12 @@
  * STOR is all or nothing: the data goes to a temporary file
  * FTPD_TMP_PREFIX<pid>-<session>-<n> in the target's directory, which is
  * fsync'ed and renamed over the target only once the data connection
- * ended with an orderly EOF and the control connection is still open; on
- * any other end the temporary file is removed. A replaced file keeps its
+ * ended with an orderly EOF and the control connection is still open
+ * EOF_GRACE later; on any other end the temporary file is removed. (In
+ * stream mode an EOF is all that marks the end of a file, and a client
+ * that dies mid-upload closes both its connections at once, in either
+ * order: the grace tells the two apart, at the cost of 50 ms per
+ * upload.) A replaced file keeps its
  * permission bits. Only SIGKILL (or a crash of the machine) can leave a
  * temporary file behind.
  *
@@ -50,6 +54,10 @@
 #include <unistd.h>
 
 enum { BUFSIZE = 256 * 1024 };
+
+/* How long the control connection must stay open after an upload's EOF
+ * for the upload to count (see receive_file). */
+static const int64_t EOF_GRACE = 50 * GORO_MILLISECOND;
 
 /* ---- addresses --------------------------------------------------------- */
 
@@ -528,11 +536,10 @@ receive_file(struct session *s, int data, int fd, char *buf, int *err)
     *err = errno;
     return WRITE_ERROR;
   }
-  /* An EOF after the client closed its control connection is not a
-   * finished upload: a killed client's sockets all close at once. */
-  if (io_ctrl_gone(s->ctrl))
-    return IO_GONE;
-  return IO_READY;
+  /* An EOF is a finished upload only if the control connection outlives
+   * it: a client that dies (killed, interrupted) closes all its sockets
+   * at once, and Linux may send the data connection's FIN first. */
+  return io_ctrl_grace(s->ctrl, EOF_GRACE);
 }
 
 /* Undoes an unfinished STOR or APPE before its reply goes out, so that a
