@@ -121,6 +121,7 @@ struct session {
   struct sockaddr_storage peer;   /* its client's address */
   struct sockaddr_storage local;  /* our address on it */
   uint64_t id;                    /* a number for temporary names */
+  goro_wg *wg;                    /* main's WaitGroup: Done when the session ends */
   /* Reading lines (io.c) */
   char in[2 * FTPD_MAXLINE + 8];
   size_t inlen;                   /* bytes of in held */
@@ -143,7 +144,8 @@ struct session {
 };
 
 /* The goroutine of one control connection: takes ownership of s (a
- * malloc'd session with ctrl, peer and local set) and frees it. */
+ * malloc'd session with ctrl, peer, local and wg set), frees it, and
+ * calls goro_wg_done(wg) last. */
 void session_run(void *s);
 
 /* Sends one reply line "CODE TEXT\r\n". Returns 0, or -1 with s->dead set. */

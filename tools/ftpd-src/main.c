@@ -86,8 +86,16 @@ serve(goro_wg *wg, int fd, const struct sockaddr_storage *peer, uint64_t id)
   s->id = id;
   s->pasv = -1;
   strcpy(s->cwd, "/");
-  int rc = goro_wg_go(wg, session_run, s);
+  s->wg = wg;
+  /* wg.Add(1) before the go statement, as in the book's makeThumbnails6;
+   * session_run calls wg.Done as its last act. */
+  goro_wg_add(wg, 1);
+  char name[96], peername[64];
+  snprintf(name, sizeof name, "ftpd session %s",
+           tool_sockname(fd, false, peername, sizeof peername));
+  int rc = goro_go_named(name, session_run, s);
   if (rc != 0) {
+    goro_wg_done(wg);
     static const char busy[] = "421 Too many connections; try again later.\r\n";
     send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     tool_warn("go: %s", goro_strerror(rc));

@@ -379,7 +379,6 @@ static const struct command commands[] = {
     {"NOOP", cmd_noop, 0},
     {"QUIT", cmd_quit, 0},
     {"PWD", cmd_pwd, NEED_LOGIN},
-    {"XPWD", cmd_pwd, NEED_LOGIN},
     {"CWD", cmd_cwd, NEED_LOGIN | NEED_ARG},
     {"CDUP", cmd_cdup, NEED_LOGIN},
     {"TYPE", cmd_type, NEED_LOGIN | NEED_ARG},
@@ -486,5 +485,7 @@ session_run(void *arg)
   data_reset(s);
   close(s->ctrl);
   free(line);
+  goro_wg *wg = s->wg;
   free(s);
+  goro_wg_done(wg);
 }
