@@ -30,6 +30,8 @@ def lines_and_garbage(srv):
     expect(c.cmd("RETR x"), 530, "RETR before login")
     c.login()
     expect(c.cmd("XYZZ foo"), 502, "unknown command")
+    expect(c.cmd("XYZZYPLUGH"), 502, "a long unknown verb")
+    expect(c.cmd("12AB"), 500, "a verb that is not letters")
     expect(c.cmd("SITE CHMOD 777 x"), 502, "SITE")
     expect(c.cmd("ABOR"), 502, "ABOR")
     expect(c.cmd("REST 100"), 502, "REST")

@@ -8,8 +8,8 @@
  * before it returns, so no goroutine or descriptor outlives a connection.
  *
  * Lines: at most FTPD_MAXLINE bytes; a longer one, one with a control
- * character, or one whose verb is not 3-4 letters gets one 500 reply; an
- * unknown verb 502. Before login only USER PASS QUIT NOOP FEAT SYST are
+ * character, or one whose verb is not 1-16 letters gets one 500 reply;
+ * an unknown verb 502. Before login only USER PASS QUIT NOOP FEAT SYST are
  * accepted (others: 530).
  */
 #include "config.h"
@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,8 +163,14 @@ change_dir(struct session *s, const char *arg, int code)
     reply_errno(s, 550, arg, errno);
   } else {
     close(fd);
-    fs_loc_path(&loc, s->cwd, sizeof s->cwd);
-    reply(s, code, "Directory successfully changed.");
+    char path[FTPD_VPATH_MAX + NAME_MAX + 2];
+    fs_loc_path(&loc, path, sizeof path);
+    if (strlen(path) >= sizeof s->cwd) {
+      reply_errno(s, 550, arg, ENAMETOOLONG);
+    } else {
+      strcpy(s->cwd, path);
+      reply(s, code, "Directory successfully changed.");
+    }
   }
   fs_loc_free(&loc);
 }
@@ -416,14 +423,16 @@ dispatch(struct session *s, char *line, size_t len)
   size_t vlen = 0;
   while (vlen < len && line[vlen] != ' ')
     vlen++;
-  bool letters = vlen >= 3 && vlen <= 4;
+  /* A verb is letters (RFC 959's are 3 or 4; a longer one is simply not
+   * implemented). Anything else is not a command at all. */
+  bool letters = vlen >= 1 && vlen <= 16;
   for (size_t i = 0; letters && i < vlen; i++)
     letters = isalpha((unsigned char)line[i]) != 0;
   if (!letters) {
     reply(s, 500, "Syntax error, command unrecognized.");
     return;
   }
-  char verb[5];
+  char verb[17];
   for (size_t i = 0; i < vlen; i++)
     verb[i] = (char)toupper((unsigned char)line[i]);
   verb[vlen] = '\0';
