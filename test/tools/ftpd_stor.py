@@ -4,6 +4,7 @@ leaves the old file (or none), never a partial one, and no temporary
 file under the root. While an upload runs, its temporary file exists but
 LIST, NLST and RETR do not show it. APPE cut short is rolled back."""
 import ftplib
+import io
 import os
 import signal
 import socket
@@ -151,14 +152,20 @@ while True:
         fail("temporary file left after a good upload: %r" % temp_files(root))
     c.close()
 
-    # 5. A replaced file keeps its permission bits.
-    os.chmod(os.path.join(root, "keep.bin"), 0o600)
-    import io
+    # 5. A replaced file keeps its permission bits, but not setuid, and
+    #    (when ftpd may chown, as root) its owner.
+    keep = os.path.join(root, "keep.bin")
+    os.chmod(keep, 0o4640)
+    if os.geteuid() == 0:
+        os.chown(keep, 65534, 65534)
     f.storbinary("STOR keep.bin", io.BytesIO(b"new\n"))
     if content(root, "keep.bin") != b"new\n":
         fail("STOR over keep.bin did not replace it")
-    if os.stat(os.path.join(root, "keep.bin")).st_mode & 0o777 != 0o600:
-        fail("STOR lost keep.bin's mode: %o" % os.stat(os.path.join(root, "keep.bin")).st_mode)
+    st = os.stat(keep)
+    if st.st_mode & 0o7777 != 0o640:
+        fail("STOR over a 4640 file: mode %o, want 640" % (st.st_mode & 0o7777))
+    if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (65534, 65534):
+        fail("STOR as root lost the owner: %d:%d" % (st.st_uid, st.st_gid))
     f.quit()
 
     # 6. APPE cut short is rolled back to the old size.

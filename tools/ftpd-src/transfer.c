@@ -26,7 +26,8 @@
  * that dies mid-upload closes both its connections at once, in either
  * order: the grace tells the two apart, at the cost of 50 ms per
  * upload.) A replaced file keeps its
- * permission bits. Only SIGKILL (or a crash of the machine) can leave a
+ * permission bits (never setuid, setgid or sticky ones) and, when ftpd
+ * may set them, its owner and group. Only SIGKILL (or a crash of the machine) can leave a
  * temporary file behind.
  *
  * APPE appends in place (O_APPEND): a transfer cut short is rolled back by
@@ -635,7 +636,9 @@ store(struct session *s, const char *arg, bool append)
   close(data);
   if (w == IO_READY && !append) {
     /* Durable, then in place: readers see the old file or the new one. */
-    if (fsync(fd) != 0 || (existed && fchmod(fd, old.st_mode & 07777) != 0)) {
+    if (existed && fchown(fd, old.st_uid, old.st_gid) != 0 && errno != EPERM)
+      tool_warn("STOR %s: keeping the owner: %s", arg, strerror(errno));
+    if (fsync(fd) != 0 || (existed && fchmod(fd, old.st_mode & 0777) != 0)) {
       w = WRITE_ERROR;
       err = errno;
     } else if (renameat(loc.dirfd, tmp, loc.dirfd, loc.name) != 0) {
