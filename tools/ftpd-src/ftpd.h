@@ -42,15 +42,15 @@
 /* ---- configuration (main.c) ------------------------------------------- */
 
 struct ftpd_config {
-  int rootfd;            /* the root directory (O_PATH|O_DIRECTORY) */
+  int rootfd;              /* the root directory (O_RDONLY|O_DIRECTORY) */
   char rootreal[PATH_MAX]; /* its real path (realpath(3)): no symlink, no trailing '/' unless "/" */
   size_t rootreallen;
-  const char *user;      /* -user NAME, or NULL: anonymous */
-  const char *pass;      /* -user's PASS */
-  bool readonly;         /* -readonly */
-  int64_t idle;          /* -idle D in ns; 0: no limit */
-  int64_t data_timeout;  /* how long to wait for a data connection to open, in ns */
-  int stopfd;            /* read end of the stop pipe: readable once shutdown began */
+  const char *user;     /* -user NAME, or NULL: anonymous */
+  const char *pass;     /* -user's PASS */
+  bool readonly;        /* -readonly */
+  int64_t idle;         /* -idle D in ns; 0: no limit */
+  int64_t data_timeout; /* how long to wait for a data connection to open, in ns */
+  int stopfd;           /* read end of the stop pipe: readable once shutdown began */
 };
 
 extern struct ftpd_config cfg;
@@ -86,9 +86,9 @@ int io_send_all(int fd, const void *buf, size_t n, int ctrl, int64_t timeout_ns)
 
 /* A place in the tree: a directory and a name in it. */
 struct fs_loc {
-  int dirfd;   /* the directory holding the target (O_PATH); cfg.rootfd or owned */
-  bool owned;  /* dirfd is ours to close (fs_loc_free) */
-  char name[NAME_MAX + 1]; /* the last component; "." when the target is dirfd itself */
+  int dirfd;                 /* the directory holding the target (O_PATH); cfg.rootfd or owned */
+  bool owned;                /* dirfd is ours to close (fs_loc_free) */
+  char name[NAME_MAX + 1];   /* the last component; "." when the target is dirfd itself */
   char vdir[FTPD_VPATH_MAX]; /* the canonical virtual path of dirfd: "/" or "/a/b" */
 };
 
@@ -117,30 +117,30 @@ bool fs_reserved(const char *name);
 /* ---- session.c --------------------------------------------------------- */
 
 struct session {
-  int ctrl;                       /* the control connection (non-blocking) */
-  struct sockaddr_storage peer;   /* its client's address */
-  struct sockaddr_storage local;  /* our address on it */
-  uint64_t id;                    /* a number for temporary names */
-  goro_wg *wg;                    /* main's WaitGroup: Done when the session ends */
+  int ctrl;                      /* the control connection (non-blocking) */
+  struct sockaddr_storage peer;  /* its client's address */
+  struct sockaddr_storage local; /* our address on it */
+  uint64_t id;                   /* a number for temporary names */
+  goro_wg *wg;                   /* main's WaitGroup: Done when the session ends */
   /* Reading lines (io.c) */
   char in[2 * FTPD_MAXLINE + 8];
-  size_t inlen;                   /* bytes of in held */
-  bool discarding;                /* skipping the rest of an overlong line */
-  bool dead;                      /* the control connection failed: end the session */
+  size_t inlen;    /* bytes of in held */
+  bool discarding; /* skipping the rest of an overlong line */
+  bool dead;       /* the control connection failed: end the session */
   /* Login */
-  bool user_given;                /* USER seen; PASS expected */
+  bool user_given; /* USER seen; PASS expected */
   bool logged_in;
-  bool user_ok;                   /* the USER name is acceptable */
-  int failures;                   /* failed logins */
+  bool user_ok; /* the USER name is acceptable */
+  int failures; /* failed logins */
   /* State */
-  char cwd[FTPD_VPATH_MAX];       /* canonical virtual working directory */
-  bool binary;                    /* TYPE I (else TYPE A: LF <-> CRLF) */
-  char rnfr[FTPD_VPATH_MAX];      /* RNFR's virtual path, or "" */
+  char cwd[FTPD_VPATH_MAX];  /* canonical virtual working directory */
+  bool binary;               /* TYPE I (else TYPE A: LF <-> CRLF) */
+  char rnfr[FTPD_VPATH_MAX]; /* RNFR's virtual path, or "" */
   /* Data connection set-up (transfer.c) */
-  int pasv;                       /* PASV/EPSV listener, or -1 */
-  bool active;                    /* PORT/EPRT given: active holds the address */
+  int pasv;    /* PASV/EPSV listener, or -1 */
+  bool active; /* PORT/EPRT given: active holds the address */
   struct sockaddr_storage active_addr;
-  bool epsv_all;                  /* EPSV ALL: PORT, EPRT and PASV refused */
+  bool epsv_all; /* EPSV ALL: PORT, EPRT and PASV refused */
 };
 
 /* The goroutine of one control connection: takes ownership of s (a
@@ -149,8 +149,7 @@ struct session {
 void session_run(void *s);
 
 /* Sends one reply line "CODE TEXT\r\n". Returns 0, or -1 with s->dead set. */
-int reply(struct session *s, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int reply(struct session *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Sends text as it is (a multi-line reply, CRLFs included). */
 int reply_raw(struct session *s, const char *text);
@@ -187,8 +186,8 @@ void data_reset(struct session *s);
  * status st (and, for a symlink, its target) to buf (n bytes). Returns the
  * length written, or 0 when it does not fit. now: time(NULL), for the
  * recent/old date forms. */
-size_t list_line(char *buf, size_t n, const char *name, const struct stat *st,
-                 const char *target, time_t now);
+size_t list_line(char *buf, size_t n, const char *name, const struct stat *st, const char *target,
+                 time_t now);
 
 /* A name as it may appear in a listing: control characters become '?'. */
 void list_clean_name(char *dst, size_t n, const char *name);

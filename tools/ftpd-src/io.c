@@ -126,7 +126,7 @@ reply_raw(struct session *s, const char *text)
     struct pollfd p = {.fd = s->ctrl, .events = POLLOUT};
     if (poll(&p, 1, 1000) > 0)
       rc = io_send_all(s->ctrl, text, strlen(text), -1, GORO_SECOND) == IO_READY ? IO_READY
-                                                                                  : IO_ERROR;
+                                                                                 : IO_ERROR;
   }
   if (rc != IO_READY) {
     s->dead = true;

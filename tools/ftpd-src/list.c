@@ -80,8 +80,7 @@ list_line(char *buf, size_t n, const char *name, const struct stat *st, const ch
     snprintf(when, sizeof when, "%s %2d %02d:%02d", months[tm.tm_mon], tm.tm_mday, tm.tm_hour,
              tm.tm_min);
   else
-    snprintf(when, sizeof when, "%s %2d  %4d", months[tm.tm_mon], tm.tm_mday,
-             tm.tm_year + 1900);
+    snprintf(when, sizeof when, "%s %2d  %4d", months[tm.tm_mon], tm.tm_mday, tm.tm_year + 1900);
   char clean[NAME_MAX * 4 + 1], ctarget[PATH_MAX];
   list_clean_name(clean, sizeof clean, name);
   int k;

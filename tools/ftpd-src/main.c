@@ -123,11 +123,12 @@ main(int argc, char **argv)
       {"readonly", TOOL_BOOL, &readonly, NULL, "refuse every command that writes (550)"},
       {"idle", TOOL_DURATION, &idle, "D", "disconnect a client idle for D (0: never)"},
   };
-  int i = tool_parse(argc, argv, "[-port N] [-addr HOST] -root DIR [-user NAME:PASS] [-readonly] [-idle D]",
-                     "A concurrent FTP server (exercise 8.2): one goroutine per control connection,\n"
-                     "RFC 959 with EPSV/EPRT (RFC 2428) and SIZE/MDTM (RFC 3659). No name reaches\n"
-                     "outside DIR; STOR replaces a file only once the upload is complete.",
-                     flags, sizeof flags / sizeof flags[0]);
+  int i = tool_parse(
+      argc, argv, "[-port N] [-addr HOST] -root DIR [-user NAME:PASS] [-readonly] [-idle D]",
+      "A concurrent FTP server (exercise 8.2): one goroutine per control connection,\n"
+      "RFC 959 with EPSV/EPRT (RFC 2428) and SIZE/MDTM (RFC 3659). No name reaches\n"
+      "outside DIR; STOR replaces a file only once the upload is complete.",
+      flags, sizeof flags / sizeof flags[0]);
   if (i < argc)
     tool_usage_error("unexpected argument: %s", argv[i]);
   if (root == NULL || *root == '\0')

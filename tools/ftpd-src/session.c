@@ -467,7 +467,8 @@ void
 session_run(void *arg)
 {
   struct session *s = arg;
-  static char const greeting[] = "220 goro ftpd (The Go Programming Language, exercise 8.2) ready.\r\n";
+  static char const greeting[] =
+      "220 goro ftpd (The Go Programming Language, exercise 8.2) ready.\r\n";
   char *line = malloc(FTPD_MAXLINE + 1);
   if (line == NULL)
     reply(s, 421, "Out of memory.");

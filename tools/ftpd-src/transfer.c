@@ -166,8 +166,8 @@ cmd_pasv(struct session *s, const char *arg)
   if (port < 0)
     return;
   unsigned char *b = (unsigned char *)&ip.s_addr;
-  reply(s, 227, "Entering Passive Mode (%u,%u,%u,%u,%d,%d).", b[0], b[1], b[2], b[3],
-        port >> 8, port & 0xff);
+  reply(s, 227, "Entering Passive Mode (%u,%u,%u,%u,%d,%d).", b[0], b[1], b[2], b[3], port >> 8,
+        port & 0xff);
 }
 
 void
@@ -595,8 +595,8 @@ store(struct session *s, const char *arg, bool append)
     goto out;
   }
   if (append) {
-    fd = openat(loc.dirfd, loc.name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
-                                         O_CLOEXEC, 0666);
+    fd = openat(loc.dirfd, loc.name,
+                O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
       reply_errno(s, 550, arg, errno);
@@ -610,8 +610,7 @@ store(struct session *s, const char *arg, bool append)
   } else {
     for (int tries = 0; fd < 0 && tries < 100; tries++) {
       snprintf(tmp, sizeof tmp, FTPD_TMP_PREFIX "%ld-%llu-%llu", (long)getpid(),
-               (unsigned long long)s->id,
-               (unsigned long long)atomic_fetch_add(&tmp_counter, 1));
+               (unsigned long long)s->id, (unsigned long long)atomic_fetch_add(&tmp_counter, 1));
       fd = openat(loc.dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
       if (fd < 0 && errno != EEXIST)
         break;
