@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -149,6 +150,14 @@ main(int argc, char **argv)
   cfg.readonly = readonly;
   cfg.idle = idle;
   cfg.data_timeout = idle > 0 && idle < 30 * GORO_SECOND ? idle : 30 * GORO_SECOND;
+
+  /* As Go does since 1.19: a server's descriptors (up to three per
+   * session) may use the whole hard limit. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
 
   open_root(root);
   int p[2];
