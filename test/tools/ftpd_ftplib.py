@@ -8,6 +8,7 @@ import io
 import os
 import re
 import socket
+import struct
 import threading
 import time
 
@@ -82,6 +83,14 @@ def extended_modes(srv, root, digest):
 
 
 def concurrent(srv, digest, n):
+    """n downloads at once, while another client has a download under
+    way that it never reads: a slow client holds up no one else."""
+    slow = Raw(srv)
+    slow.login()
+    expect(slow.cmd("TYPE I"), 200, "TYPE I")
+    stalled = slow.pasv_connect()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    expect(slow.cmd("RETR big.bin"), 150, "the stalled RETR")
     results = [None] * n
 
     def one(i):
@@ -104,6 +113,16 @@ def concurrent(srv, digest, n):
     for i, r in enumerate(results):
         if r != digest:
             fail("concurrent download %d: %s" % (i, r))
+    # The stalled one is still there; cut short, it is answered with 426
+    # and its session goes on.
+    b = stalled.recv(1000)
+    if not b:
+        fail("the stalled download got nothing")
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    stalled.close()
+    expect(slow.reply(), 426, "the stalled RETR, reset")
+    expect(slow.cmd("NOOP"), 200, "NOOP after the 426")
+    slow.close()
 
 
 def ordinary(srv, root):
