@@ -58,10 +58,11 @@ extern struct ftpd_config cfg;
 /* ---- io.c -------------------------------------------------------------- */
 
 enum io_status {
-  IO_READY = 0,    /* the descriptor is ready */
+  IO_READY = 0,    /* the descriptor is ready (or: all was sent) */
   IO_TIMEOUT = -1, /* the time given passed first */
   IO_STOP = -2,    /* the server is shutting down */
   IO_GONE = -3,    /* the control connection watched was closed by the client */
+  IO_ERROR = -4,   /* the socket failed (reset, broken pipe...) */
 };
 
 /* Waits until fd is ready for events (POLLIN or POLLOUT), at most
@@ -78,8 +79,7 @@ int io_ctrl_grace(int ctrl, int64_t grace_ns);
 
 /* Sends all n bytes on the non-blocking socket fd, waiting as io_wait
  * does, with timeout_ns counted afresh for each wait (a stall limit, not a
- * total). Returns IO_READY, an io_status, or -errno-like failure -4. */
-enum { IO_ERROR = -4 };
+ * total). Returns IO_READY or another io_status. */
 int io_send_all(int fd, const void *buf, size_t n, int ctrl, int64_t timeout_ns);
 
 /* ---- path.c ------------------------------------------------------------ */
@@ -163,7 +163,8 @@ enum {
 /* ... or IO_TIMEOUT (idle), IO_STOP. */
 int read_line(struct session *s, char *line);
 
-/* 550 with the reason for a failed fs_resolve or *at call on name. */
+/* The reply code (550) "NAME: why." for a failed fs_resolve or *at call
+ * on name; err is a positive errno (EXDEV: outside the root). */
 int reply_errno(struct session *s, int code, const char *name, int err);
 
 /* ---- transfer.c -------------------------------------------------------- */
@@ -182,8 +183,8 @@ void data_reset(struct session *s);
 
 /* ---- list.c ------------------------------------------------------------ */
 
-/* Appends the `ls -l` line (CRLF-terminated) of an entry named name with
- * status st (and, for a symlink, its target) to buf (n bytes). Returns the
+/* Writes the `ls -l` line (CRLF-terminated) of an entry named name with
+ * status st (and, for a symlink, its target) into buf (n bytes). Returns the
  * length written, or 0 when it does not fit. now: time(NULL), for the
  * recent/old date forms. */
 size_t list_line(char *buf, size_t n, const char *name, const struct stat *st, const char *target,
