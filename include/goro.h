@@ -156,6 +156,553 @@ typedef struct goro_case {
  * GORO_EINVAL for bad arguments. */
 GORO_EXTERN int goro_select(goro_case *cases, size_t n, int64_t timeout_ns);
 
+/* ---- Directional channels ---------------------------------------------- */
+
+/* Go's chan<- T and <-chan T (section 8.4.3). A view is the channel's own
+ * pointer under a distinct incomplete type: no allocation, no reference of
+ * its own (its retain and release share the channel's count). There is no
+ * conversion back to goro_chan * or between the two directions, so
+ * receiving from a goro_sendchan, sending on or closing a goro_recvchan,
+ * or passing a view where another pointer is expected is an incompatible
+ * pointer type: an error in C++, and in C with -Werror (or by default
+ * since GCC 14), as in Go. */
+typedef struct goro_sendchan goro_sendchan; /* chan<- T: send and close only */
+typedef struct goro_recvchan goro_recvchan; /* <-chan T: receive only */
+
+/* A send-only view of c (NULL for NULL). Go: var out chan<- T = c. */
+GORO_EXTERN goro_sendchan *goro_chan_sendonly(goro_chan *c);
+
+/* A receive-only view of c (NULL for NULL). Go: var in <-chan T = c. */
+GORO_EXTERN goro_recvchan *goro_chan_recvonly(goro_chan *c);
+
+/* goro_chan_send, goro_chan_trysend and goro_chan_close on the viewed
+ * channel. Go: out <- v; select { case out <- v: default: }; close(out). */
+GORO_EXTERN int goro_send(goro_sendchan *s, const void *elem);
+GORO_EXTERN int goro_trysend(goro_sendchan *s, const void *elem);
+GORO_EXTERN int goro_close(goro_sendchan *s);
+
+/* goro_chan_recv and goro_chan_tryrecv on the viewed channel.
+ * Go: v, ok := <-in; select { case v, ok = <-in: default: }. */
+GORO_EXTERN int goro_recv(goro_recvchan *r, void *elem);
+GORO_EXTERN int goro_tryrecv(goro_recvchan *r, void *elem);
+
+/* len and cap of the viewed channel; 0 for NULL. Go: len(out), cap(in). */
+GORO_EXTERN size_t goro_sendchan_len(goro_sendchan *s);
+GORO_EXTERN size_t goro_sendchan_cap(goro_sendchan *s);
+GORO_EXTERN size_t goro_recvchan_len(goro_recvchan *r);
+GORO_EXTERN size_t goro_recvchan_cap(goro_recvchan *r);
+
+/* One more reference to the viewed channel; returns the view. */
+GORO_EXTERN goro_sendchan *goro_sendchan_retain(goro_sendchan *s);
+GORO_EXTERN goro_recvchan *goro_recvchan_retain(goro_recvchan *r);
+
+/* Drop one reference to the viewed channel, as goro_chan_release. */
+GORO_EXTERN void goro_sendchan_release(goro_sendchan *s);
+GORO_EXTERN void goro_recvchan_release(goro_recvchan *r);
+
+/* Internal (goro__, not API): the case builders behind the macros below.
+ * A view's pointer is its channel's, so the way back is a cast that only
+ * these helpers make, after the parameter type has checked the view's
+ * direction. A send case only reads *elem; its const is dropped through
+ * an integer (C) or const_cast (C++), which -Wcast-qual leaves alone. */
+#ifdef __cplusplus
+#define GORO__CAST(type, p) reinterpret_cast<type>(p)
+#define GORO__UNCONST(p)    const_cast<void *>(static_cast<const void *>(p))
+#else
+#define GORO__CAST(type, p) ((type)(void *)(p))
+#define GORO__UNCONST(p)    ((void *)(uintptr_t)(p))
+#endif
+/* A function that a macro defines and the program may not call. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GORO__UNUSED __attribute__((unused))
+#else
+#define GORO__UNUSED
+#endif
+#define GORO__TYPED static inline GORO__UNUSED
+
+static inline goro_chan *
+goro__sendchan_chan(goro_sendchan *s)
+{
+  return GORO__CAST(goro_chan *, s);
+}
+
+static inline goro_chan *
+goro__recvchan_chan(goro_recvchan *r)
+{
+  return GORO__CAST(goro_chan *, r);
+}
+
+static inline goro_case
+goro__case(goro_chan *c, int op, void *elem)
+{
+  goro_case k;
+  k.chan = c;
+  k.op = op;
+  k.elem = elem;
+  k.ok = 0;
+  return k;
+}
+
+static inline goro_case
+goro__sendto_case(goro_sendchan *s, const void *elem)
+{
+  return goro__case(goro__sendchan_chan(s), GORO_SEND, GORO__UNCONST(elem));
+}
+
+static inline goro_case
+goro__recvfrom_case(goro_recvchan *r, void *elem)
+{
+  return goro__case(goro__recvchan_chan(r), GORO_RECV, elem);
+}
+
+/* A send case of view s sending *p, a receive case of view r into p (NULL
+ * discards): as GORO_SEND_CASE and GORO_RECV_CASE. Go: case out <- v:,
+ * case v, ok := <-in:. */
+#define GORO_SENDTO_CASE(s, p)   goro__sendto_case((s), (p))
+#define GORO_RECVFROM_CASE(r, p) goro__recvfrom_case((r), (p))
+
+/* ---- Checked element sizes --------------------------------------------- */
+
+/* The element size of c (goro_chan_make's elemsize), or of the viewed
+ * channel; 0 for NULL. Go: unsafe.Sizeof of the element type. */
+GORO_EXTERN size_t goro_chan_elemsize(goro_chan *c);
+GORO_EXTERN size_t goro_sendchan_elemsize(goro_sendchan *s);
+GORO_EXTERN size_t goro_recvchan_elemsize(goro_recvchan *r);
+
+/* The operations above with the caller's element size: GORO_EINVAL,
+ * having done nothing, when size is not the channel's element size;
+ * otherwise exactly the operation without _sized. */
+GORO_EXTERN int goro_chan_send_sized(goro_chan *c, const void *elem, size_t size);
+GORO_EXTERN int goro_chan_recv_sized(goro_chan *c, void *elem, size_t size);
+GORO_EXTERN int goro_chan_trysend_sized(goro_chan *c, const void *elem, size_t size);
+GORO_EXTERN int goro_chan_tryrecv_sized(goro_chan *c, void *elem, size_t size);
+GORO_EXTERN int goro_send_sized(goro_sendchan *s, const void *elem, size_t size);
+GORO_EXTERN int goro_trysend_sized(goro_sendchan *s, const void *elem, size_t size);
+GORO_EXTERN int goro_recv_sized(goro_recvchan *r, void *elem, size_t size);
+GORO_EXTERN int goro_tryrecv_sized(goro_recvchan *r, void *elem, size_t size);
+
+/* The _VAR forms take the variable itself (an lvalue: a variable, an array
+ * element, a member; not a bit-field or a value) and pass its address and
+ * sizeof, so a variable of the wrong size is GORO_EINVAL, not a copy of
+ * the wrong number of bytes. x is evaluated once. Go: c <- x; x, ok = <-c. */
+#define GORO_CHAN_SEND_VAR(c, x)    goro_chan_send_sized((c), &(x), sizeof(x))
+#define GORO_CHAN_RECV_VAR(c, x)    goro_chan_recv_sized((c), &(x), sizeof(x))
+#define GORO_CHAN_TRYSEND_VAR(c, x) goro_chan_trysend_sized((c), &(x), sizeof(x))
+#define GORO_CHAN_TRYRECV_VAR(c, x) goro_chan_tryrecv_sized((c), &(x), sizeof(x))
+#define GORO_SEND_VAR(s, x)         goro_send_sized((s), &(x), sizeof(x))
+#define GORO_TRYSEND_VAR(s, x)      goro_trysend_sized((s), &(x), sizeof(x))
+#define GORO_RECV_VAR(r, x)         goro_recv_sized((r), &(x), sizeof(x))
+#define GORO_TRYRECV_VAR(r, x)      goro_tryrecv_sized((r), &(x), sizeof(x))
+
+/* Internal: a case whose size does not match its channel's (NULL has
+ * none to match) gets op 0, which goro_select refuses with GORO_EINVAL
+ * before it does anything. goro_case is unchanged. */
+static inline goro_case
+goro__send_case_sized(goro_chan *c, const void *elem, size_t size)
+{
+  int op = c == NULL || goro_chan_elemsize(c) == size ? GORO_SEND : 0;
+  return goro__case(c, op, GORO__UNCONST(elem));
+}
+
+static inline goro_case
+goro__recv_case_sized(goro_chan *c, void *elem, size_t size)
+{
+  int op = c == NULL || goro_chan_elemsize(c) == size ? GORO_RECV : 0;
+  return goro__case(c, op, elem);
+}
+
+/* Select cases sending the variable x or receiving into it, on a goro_chan
+ * or on a view, checked as the _VAR operations: a size mismatch makes
+ * goro_select return GORO_EINVAL. */
+#define GORO_SEND_CASE_VAR(c, x)     goro__send_case_sized((c), &(x), sizeof(x))
+#define GORO_RECV_CASE_VAR(c, x)     goro__recv_case_sized((c), &(x), sizeof(x))
+#define GORO_SENDTO_CASE_VAR(s, x)   goro__send_case_sized(goro__sendchan_chan(s), &(x), sizeof(x))
+#define GORO_RECVFROM_CASE_VAR(r, x) goro__recv_case_sized(goro__recvchan_chan(r), &(x), sizeof(x))
+
+/* GORO_CHAN_TYPE(name, T), at file scope: typed channels of T, a type name
+ * (typedef arrays and function pointers first), checked at compile time
+ * over the same library. It declares the incomplete types name (chan T),
+ * name##_tx (chan<- T) and name##_rx (<-chan T), and static inline
+ * functions:
+ *   name *name_make(size_t cap);            NULL + errno, as goro_chan_make
+ *   name *name_from(goro_chan *c);          c, or NULL unless its element
+ *                                           size is sizeof(T); no reference
+ *   goro_chan *name_chan(name *c);          the untyped channel
+ *   name_retain, name_release, name_close, name_len, name_cap;
+ *   int name_send(name *c, T v), name_trysend(name *c, T v);
+ *   int name_recv(name *c, T *v), name_tryrecv(name *c, T *v);
+ *   goro_case name_send_case(name *c, const T *p), name_recv_case(name *c, T *p);
+ *   name_tx *name_sendonly(name *c);        name_rx *name_recvonly(name *c);
+ *   name_tx_send, name_tx_trysend, name_tx_close, name_tx_send_case,
+ *   name_tx_len, name_tx_cap, name_tx_retain, name_tx_release, and
+ *   goro_sendchan *name_tx_view(name_tx *s);
+ *   name_rx_recv, name_rx_tryrecv, name_rx_recv_case, name_rx_len,
+ *   name_rx_cap, name_rx_retain, name_rx_release, and
+ *   goro_recvchan *name_rx_view(name_rx *r).
+ * Go: type name chan T. */
+#define GORO_CHAN_TYPE(name, T)                                                                    \
+  typedef struct name name;                                                                        \
+  typedef struct name##_tx name##_tx;                                                              \
+  typedef struct name##_rx name##_rx;                                                              \
+  GORO__TYPED name *name##_from(goro_chan *c)                                                      \
+  {                                                                                                \
+    return goro_chan_elemsize(c) == sizeof(T) ? GORO__CAST(name *, c) : NULL;                      \
+  }                                                                                                \
+  GORO__TYPED GORO_NODISCARD name *name##_make(size_t cap)                                         \
+  {                                                                                                \
+    return GORO__CAST(name *, goro_chan_make(sizeof(T), cap));                                     \
+  }                                                                                                \
+  GORO__TYPED goro_chan *name##_chan(name *c)                                                      \
+  {                                                                                                \
+    return GORO__CAST(goro_chan *, c);                                                             \
+  }                                                                                                \
+  GORO__TYPED name *name##_retain(name *c)                                                         \
+  {                                                                                                \
+    return GORO__CAST(name *, goro_chan_retain(name##_chan(c)));                                   \
+  }                                                                                                \
+  GORO__TYPED void name##_release(name *c)                                                         \
+  {                                                                                                \
+    goro_chan_release(name##_chan(c));                                                             \
+  }                                                                                                \
+  GORO__TYPED int name##_send(name *c, T v)                                                        \
+  {                                                                                                \
+    return goro_chan_send(name##_chan(c), &v);                                                     \
+  }                                                                                                \
+  GORO__TYPED int name##_trysend(name *c, T v)                                                     \
+  {                                                                                                \
+    return goro_chan_trysend(name##_chan(c), &v);                                                  \
+  }                                                                                                \
+  GORO__TYPED int name##_recv(name *c, T *v)                                                       \
+  {                                                                                                \
+    return goro_chan_recv(name##_chan(c), v);                                                      \
+  }                                                                                                \
+  GORO__TYPED int name##_tryrecv(name *c, T *v)                                                    \
+  {                                                                                                \
+    return goro_chan_tryrecv(name##_chan(c), v);                                                   \
+  }                                                                                                \
+  GORO__TYPED int name##_close(name *c)                                                            \
+  {                                                                                                \
+    return goro_chan_close(name##_chan(c));                                                        \
+  }                                                                                                \
+  GORO__TYPED size_t name##_len(name *c)                                                           \
+  {                                                                                                \
+    return goro_chan_len(name##_chan(c));                                                          \
+  }                                                                                                \
+  GORO__TYPED size_t name##_cap(name *c)                                                           \
+  {                                                                                                \
+    return goro_chan_cap(name##_chan(c));                                                          \
+  }                                                                                                \
+  GORO__TYPED goro_case name##_send_case(name *c, const T *p)                                      \
+  {                                                                                                \
+    return goro__case(name##_chan(c), GORO_SEND, GORO__UNCONST(p));                                \
+  }                                                                                                \
+  GORO__TYPED goro_case name##_recv_case(name *c, T *p)                                            \
+  {                                                                                                \
+    return goro__case(name##_chan(c), GORO_RECV, p);                                               \
+  }                                                                                                \
+  GORO__TYPED name##_tx *name##_sendonly(name *c)                                                  \
+  {                                                                                                \
+    return GORO__CAST(name##_tx *, c);                                                             \
+  }                                                                                                \
+  GORO__TYPED name##_rx *name##_recvonly(name *c)                                                  \
+  {                                                                                                \
+    return GORO__CAST(name##_rx *, c);                                                             \
+  }                                                                                                \
+  GORO__TYPED goro_sendchan *name##_tx_view(name##_tx *s)                                          \
+  {                                                                                                \
+    return GORO__CAST(goro_sendchan *, s);                                                         \
+  }                                                                                                \
+  GORO__TYPED int name##_tx_send(name##_tx *s, T v)                                                \
+  {                                                                                                \
+    return goro_send(name##_tx_view(s), &v);                                                       \
+  }                                                                                                \
+  GORO__TYPED int name##_tx_trysend(name##_tx *s, T v)                                             \
+  {                                                                                                \
+    return goro_trysend(name##_tx_view(s), &v);                                                    \
+  }                                                                                                \
+  GORO__TYPED int name##_tx_close(name##_tx *s)                                                    \
+  {                                                                                                \
+    return goro_close(name##_tx_view(s));                                                          \
+  }                                                                                                \
+  GORO__TYPED size_t name##_tx_len(name##_tx *s)                                                   \
+  {                                                                                                \
+    return goro_sendchan_len(name##_tx_view(s));                                                   \
+  }                                                                                                \
+  GORO__TYPED size_t name##_tx_cap(name##_tx *s)                                                   \
+  {                                                                                                \
+    return goro_sendchan_cap(name##_tx_view(s));                                                   \
+  }                                                                                                \
+  GORO__TYPED name##_tx *name##_tx_retain(name##_tx *s)                                            \
+  {                                                                                                \
+    return GORO__CAST(name##_tx *, goro_sendchan_retain(name##_tx_view(s)));                       \
+  }                                                                                                \
+  GORO__TYPED void name##_tx_release(name##_tx *s)                                                 \
+  {                                                                                                \
+    goro_sendchan_release(name##_tx_view(s));                                                      \
+  }                                                                                                \
+  GORO__TYPED goro_case name##_tx_send_case(name##_tx *s, const T *p)                              \
+  {                                                                                                \
+    return goro__sendto_case(name##_tx_view(s), p);                                                \
+  }                                                                                                \
+  GORO__TYPED goro_recvchan *name##_rx_view(name##_rx *r)                                          \
+  {                                                                                                \
+    return GORO__CAST(goro_recvchan *, r);                                                         \
+  }                                                                                                \
+  GORO__TYPED int name##_rx_recv(name##_rx *r, T *v)                                               \
+  {                                                                                                \
+    return goro_recv(name##_rx_view(r), v);                                                        \
+  }                                                                                                \
+  GORO__TYPED int name##_rx_tryrecv(name##_rx *r, T *v)                                            \
+  {                                                                                                \
+    return goro_tryrecv(name##_rx_view(r), v);                                                     \
+  }                                                                                                \
+  GORO__TYPED size_t name##_rx_len(name##_rx *r)                                                   \
+  {                                                                                                \
+    return goro_recvchan_len(name##_rx_view(r));                                                   \
+  }                                                                                                \
+  GORO__TYPED size_t name##_rx_cap(name##_rx *r)                                                   \
+  {                                                                                                \
+    return goro_recvchan_cap(name##_rx_view(r));                                                   \
+  }                                                                                                \
+  GORO__TYPED name##_rx *name##_rx_retain(name##_rx *r)                                            \
+  {                                                                                                \
+    return GORO__CAST(name##_rx *, goro_recvchan_retain(name##_rx_view(r)));                       \
+  }                                                                                                \
+  GORO__TYPED void name##_rx_release(name##_rx *r)                                                 \
+  {                                                                                                \
+    goro_recvchan_release(name##_rx_view(r));                                                      \
+  }                                                                                                \
+  GORO__TYPED goro_case name##_rx_recv_case(name##_rx *r, T *p)                                    \
+  {                                                                                                \
+    return goro__recvfrom_case(name##_rx_view(r), p);                                              \
+  }                                                                                                \
+  struct name
+
+#ifdef __cplusplus
+} /* extern "C": templates have C++ linkage */
+
+#include <memory>
+#include <type_traits>
+
+/* goro::chan<T>, goro::sendchan<T>, goro::recvchan<T> (C++11): typed
+ * handles over the same library. Each holds one reference (copying
+ * retains, destruction releases; a default-constructed one is a nil
+ * channel). A chan<T> converts implicitly to either view of the same T,
+ * as Go assigns chan T to chan<- T; nothing converts back. T is copied
+ * with memcpy, so it must be trivially copyable. Go: chan T, chan<- T,
+ * <-chan T. */
+namespace goro
+{
+
+template <typename T> class chan
+{
+  static_assert(std::is_trivially_copyable<T>::value, "goro::chan<T> copies T with memcpy");
+  goro_chan *c_;
+
+public:
+  chan() noexcept : c_(nullptr)
+  {
+  }
+  /* make(chan T, cap); test with operator bool (errno says why not). */
+  explicit chan(size_t cap) noexcept : c_(goro_chan_make(sizeof(T), cap))
+  {
+  }
+  chan(const chan &o) noexcept : c_(goro_chan_retain(o.c_))
+  {
+  }
+  chan(chan &&o) noexcept : c_(o.c_)
+  {
+    o.c_ = nullptr;
+  }
+  chan &operator=(chan o) noexcept
+  {
+    goro_chan *t = c_;
+    c_ = o.c_;
+    o.c_ = t;
+    return *this;
+  }
+  ~chan()
+  {
+    goro_chan_release(c_);
+  }
+  explicit operator bool() const noexcept
+  {
+    return c_ != nullptr;
+  }
+  /* The untyped handle, without a new reference. */
+  goro_chan *get() const noexcept
+  {
+    return c_;
+  }
+  int send(const T &v) const noexcept
+  {
+    return goro_chan_send(c_, std::addressof(v));
+  }
+  int trysend(const T &v) const noexcept
+  {
+    return goro_chan_trysend(c_, std::addressof(v));
+  }
+  int recv(T &v) const noexcept
+  {
+    return goro_chan_recv(c_, std::addressof(v));
+  }
+  int tryrecv(T &v) const noexcept
+  {
+    return goro_chan_tryrecv(c_, std::addressof(v));
+  }
+  int close() const noexcept
+  {
+    return goro_chan_close(c_);
+  }
+  size_t len() const noexcept
+  {
+    return goro_chan_len(c_);
+  }
+  size_t cap() const noexcept
+  {
+    return goro_chan_cap(c_);
+  }
+  /* Cases for goro_select; v must outlive the select (no temporaries). */
+  goro_case send_case(const T &v) const noexcept
+  {
+    return goro__case(c_, GORO_SEND, GORO__UNCONST(static_cast<const void *>(std::addressof(v))));
+  }
+  goro_case send_case(const T &&) const = delete;
+  goro_case recv_case(T &v) const noexcept
+  {
+    return goro__case(c_, GORO_RECV, std::addressof(v));
+  }
+};
+
+template <typename T> class sendchan
+{
+  goro_sendchan *s_;
+
+public:
+  sendchan() noexcept : s_(nullptr)
+  {
+  }
+  sendchan(const chan<T> &c) noexcept : s_(goro_chan_sendonly(goro_chan_retain(c.get())))
+  {
+  }
+  sendchan(const sendchan &o) noexcept : s_(goro_sendchan_retain(o.s_))
+  {
+  }
+  sendchan(sendchan &&o) noexcept : s_(o.s_)
+  {
+    o.s_ = nullptr;
+  }
+  sendchan &operator=(sendchan o) noexcept
+  {
+    goro_sendchan *t = s_;
+    s_ = o.s_;
+    o.s_ = t;
+    return *this;
+  }
+  ~sendchan()
+  {
+    goro_sendchan_release(s_);
+  }
+  explicit operator bool() const noexcept
+  {
+    return s_ != nullptr;
+  }
+  /* The untyped handle, without a new reference. */
+  goro_sendchan *get() const noexcept
+  {
+    return s_;
+  }
+  int send(const T &v) const noexcept
+  {
+    return goro_send(s_, std::addressof(v));
+  }
+  int trysend(const T &v) const noexcept
+  {
+    return goro_trysend(s_, std::addressof(v));
+  }
+  int close() const noexcept
+  {
+    return goro_close(s_);
+  }
+  size_t len() const noexcept
+  {
+    return goro_sendchan_len(s_);
+  }
+  size_t cap() const noexcept
+  {
+    return goro_sendchan_cap(s_);
+  }
+  goro_case send_case(const T &v) const noexcept
+  {
+    return goro__sendto_case(s_, std::addressof(v));
+  }
+  goro_case send_case(const T &&) const = delete;
+};
+
+template <typename T> class recvchan
+{
+  goro_recvchan *r_;
+
+public:
+  recvchan() noexcept : r_(nullptr)
+  {
+  }
+  recvchan(const chan<T> &c) noexcept : r_(goro_chan_recvonly(goro_chan_retain(c.get())))
+  {
+  }
+  recvchan(const recvchan &o) noexcept : r_(goro_recvchan_retain(o.r_))
+  {
+  }
+  recvchan(recvchan &&o) noexcept : r_(o.r_)
+  {
+    o.r_ = nullptr;
+  }
+  recvchan &operator=(recvchan o) noexcept
+  {
+    goro_recvchan *t = r_;
+    r_ = o.r_;
+    o.r_ = t;
+    return *this;
+  }
+  ~recvchan()
+  {
+    goro_recvchan_release(r_);
+  }
+  explicit operator bool() const noexcept
+  {
+    return r_ != nullptr;
+  }
+  /* The untyped handle, without a new reference. */
+  goro_recvchan *get() const noexcept
+  {
+    return r_;
+  }
+  int recv(T &v) const noexcept
+  {
+    return goro_recv(r_, std::addressof(v));
+  }
+  int tryrecv(T &v) const noexcept
+  {
+    return goro_tryrecv(r_, std::addressof(v));
+  }
+  size_t len() const noexcept
+  {
+    return goro_recvchan_len(r_);
+  }
+  size_t cap() const noexcept
+  {
+    return goro_recvchan_cap(r_);
+  }
+  goro_case recv_case(T &v) const noexcept
+  {
+    return goro__recvfrom_case(r_, std::addressof(v));
+  }
+};
+
+} /* namespace goro */
+
+extern "C" {
+#endif /* __cplusplus */
 /* ---- WaitGroup --------------------------------------------------------- */
 
 typedef struct goro_wg goro_wg;

@@ -27,7 +27,7 @@ import threading
 import time
 
 import du_tree
-from tooltest import SLOW, fail, main, run, start, stop, tool
+from tooltest import SLOW, fail, main, prompt, run, start, stop, tool
 
 ENV = dict(os.environ, GORO_LEAKCHECK="1")
 LINE = re.compile(r"(\d+) files  (\d+) bytes")
@@ -185,11 +185,12 @@ def test():
             t_cancel = time.monotonic()
             p.stdin.write(b"x")
             p.stdin.flush()
+            limit = prompt(1.0)
             try:
-                rc = p.wait(1.0 * SLOW)
+                rc = p.wait(limit)
             except subprocess.TimeoutExpired:
                 stop(p)
-                fail("du4 did not stop within %gs of a byte on stdin" % (1.0 * SLOW))
+                fail("du4 did not stop within %.2gs of a byte on stdin" % limit)
             took = time.monotonic() - t_cancel
             stop(p)
             out.join(5)

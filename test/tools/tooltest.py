@@ -25,6 +25,18 @@ SLOW = float(os.environ.get("CK_TIMEOUT_MULTIPLIER", "1") or 1)
 _procs = []
 
 
+def prompt(seconds):
+    """The bound for "stops within SECONDS": scaled by SLOW, and by the
+    machine's load per CPU when that is above 1 (a process that is ready
+    to run waits its turn for the CPU; the bound is about the tool, not
+    the scheduler). On an idle machine it is the nominal bound."""
+    try:
+        load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:
+        load = 1.0
+    return seconds * SLOW * max(1.0, load)
+
+
 def tool(name):
     """The path of a built tool."""
     return os.path.join(TOP_BUILDDIR, "tools", name)

@@ -25,11 +25,20 @@
 
 static const char *progname = "tool";
 
-/* The usage of the last tool_parse, for tool_usage_error. */
+/* The usage of the last tool_parse, for tool_usage_error, with each
+ * flag's default as it was before parsing (the usage after a bad value
+ * must not show that value as the default). */
+enum { MAX_FLAGS = 32 };
 static const char *usage_synopsis = "";
 static const char *usage_about;
 static const struct tool_flag *usage_flags;
 static size_t usage_nflags;
+static union flag_default {
+  bool b;
+  int i;
+  int64_t d;
+  const char *s;
+} usage_defaults[MAX_FLAGS];
 
 void
 tool_init(int argc, char **argv)
@@ -89,22 +98,21 @@ tool_fatal(const char *fmt, ...)
 }
 
 static void
-print_default(FILE *f, const struct tool_flag *fl)
+print_default(FILE *f, const struct tool_flag *fl, const union flag_default *def)
 {
   char buf[64];
   switch (fl->kind) {
   case TOOL_BOOL:
     break;
   case TOOL_INT:
-    fprintf(f, " (default %d)", *(int *)fl->value);
+    fprintf(f, " (default %d)", def->i);
     break;
   case TOOL_DURATION:
-    fprintf(f, " (default %s)",
-            tool_format_duration(*(int64_t *)fl->value, buf, sizeof buf));
+    fprintf(f, " (default %s)", tool_format_duration(def->d, buf, sizeof buf));
     break;
   case TOOL_STRING:
-    if (*(const char **)fl->value != NULL && **(const char **)fl->value != '\0')
-      fprintf(f, " (default %s)", *(const char **)fl->value);
+    if (def->s != NULL && *def->s != '\0')
+      fprintf(f, " (default %s)", def->s);
     break;
   }
 }
@@ -123,7 +131,7 @@ print_usage(FILE *f)
     snprintf(head, sizeof head, "-%s%s%s", fl->name, fl->arg != NULL ? " " : "",
              fl->arg != NULL ? fl->arg : "");
     fprintf(f, "  %-18s %s", head, fl->help);
-    print_default(f, fl);
+    print_default(f, fl, &usage_defaults[i]);
     fputc('\n', f);
   }
   fprintf(f, "  %-18s %s\n", "-h", "print this help and exit");
@@ -179,7 +187,24 @@ tool_parse(int argc, char **argv, const char *synopsis, const char *about,
   usage_synopsis = synopsis;
   usage_about = about;
   usage_flags = flags;
-  usage_nflags = nflags;
+  usage_nflags = nflags < MAX_FLAGS ? nflags : MAX_FLAGS;
+  for (size_t k = 0; k < usage_nflags; k++) {
+    union flag_default *d = &usage_defaults[k];
+    switch (flags[k].kind) {
+    case TOOL_BOOL:
+      d->b = *(bool *)flags[k].value;
+      break;
+    case TOOL_INT:
+      d->i = *(int *)flags[k].value;
+      break;
+    case TOOL_DURATION:
+      d->d = *(int64_t *)flags[k].value;
+      break;
+    case TOOL_STRING:
+      d->s = *(const char **)flags[k].value;
+      break;
+    }
+  }
 
   int i = 1;
   while (i < argc) {
