@@ -132,6 +132,7 @@ cancel_one(goro_ctx *c, int err, goro_ctx **work)
   c->err = err;
   int rc = goro_chan_close(c->done);
   GORO__ASSERT(rc == 0);
+  GORO__HAPPENS_BEFORE(&c->err_pub); /* valgrind: the release of the store */
   atomic_store_explicit(&c->err_pub, err, memory_order_release);
   struct goro_ctx *ch = c->children, *keep = NULL;
   while (ch != NULL) {
@@ -195,6 +196,7 @@ wait_complete(goro_ctx *c)
       nanosleep(&ts, NULL);
     }
   }
+  GORO__HAPPENS_AFTER(&c->complete); /* valgrind: its acquire */
 }
 
 /* Cancel c (the caller holds a reference) and all its descendants with
@@ -223,10 +225,12 @@ cancel_tree(goro_ctx *c, int err)
       release(d);
     }
   }
+  GORO__HAPPENS_BEFORE(&c->complete); /* valgrind: the release of the store */
   atomic_store_explicit(&c->complete, true, memory_order_release);
   while (owned != NULL) {
     goro_ctx *d = owned;
     owned = d->work_next;
+    GORO__HAPPENS_BEFORE(&d->complete);
     atomic_store_explicit(&d->complete, true, memory_order_release);
     release(d); /* the pin */
   }
@@ -328,7 +332,9 @@ make_child(goro_ctx *parent, int64_t deadline)
   atomic_init(&c->refs, 1);
   atomic_init(&c->err_pub, 0);
   atomic_init(&c->complete, false);
-  GORO__IGNORE_VAR(c->refs); /* valgrind: a counter, its edges annotated */
+  GORO__IGNORE_VAR(c->refs); /* valgrind: atomics, their edges annotated */
+  GORO__IGNORE_VAR(c->err_pub);
+  GORO__IGNORE_VAR(c->complete);
   /* A deadline never extends the parent's: a later one is the parent's. */
   if (deadline < c->deadline) {
     c->deadline = deadline;
@@ -412,8 +418,10 @@ goro_ctx_err(goro_ctx *c)
    * be stale (the closer may be between the close and the store): the
    * lock then gives the value that matches done. */
   int err = atomic_load_explicit(&c->err_pub, memory_order_acquire);
-  if (err != 0)
+  if (err != 0) {
+    GORO__HAPPENS_AFTER(&c->err_pub); /* valgrind: its acquire */
     return err;
+  }
   goro__mu_lock(&c->mu);
   err = c->err;
   goro__mu_unlock(&c->mu);

@@ -372,14 +372,14 @@ END_TEST
  * (nor into freed memory: ASan, valgrind). */
 START_TEST(test_cancelled_timeout_stays_ecanceled)
 {
-  goro_ctx *c = with_timeout_checked(goro_ctx_background(), 30 * MS);
-  goro_ctx *child = with_timeout_checked(c, 20 * MS);
+  goro_ctx *c = with_timeout_checked(goro_ctx_background(), 400 * MS);
+  goro_ctx *child = with_timeout_checked(c, 300 * MS);
   goro_ctx_cancel(c);
   assert_cancelled(c, GORO_ECANCELED, "cancelled");
   assert_cancelled(child, GORO_ECANCELED, "child");
   goro_ctx *gone = with_timeout_checked(goro_ctx_background(), 10 * MS);
   goro_ctx_release(gone); /* freed before its deadline */
-  nap(80 * MS);
+  nap(500 * MS);
   assert_cancelled(c, GORO_ECANCELED, "after the deadline passed");
   assert_cancelled(child, GORO_ECANCELED, "child after the deadline passed");
   goro_ctx_release(child);

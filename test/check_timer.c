@@ -291,7 +291,8 @@ END_TEST
 struct runrec {
   _Atomic uint64_t self; /* goro_self() inside fn */
   _Atomic int64_t when;
-  _Atomic int runs; /* fn's last touch of the record */
+  _Atomic int runs;
+  goro_wg *wg; /* done once per run (NULL: none); fn's last touch of the record */
 };
 
 static void
@@ -300,7 +301,10 @@ record_run(void *arg)
   struct runrec *r = arg;
   atomic_store(&r->self, goro_self());
   atomic_store(&r->when, goro_now());
+  goro_wg *wg = r->wg;
   atomic_fetch_add(&r->runs, 1);
+  if (wg != NULL)
+    goro_wg_done(wg);
 }
 
 /* Wait up to limit ns for r->runs to reach n. */
@@ -340,11 +344,14 @@ START_TEST(test_after_func_runs_fn_in_its_own_goroutine_after_d)
   struct caller c = {.caller = 0};
   int64_t t0 = goro_now();
   goro_wg *wg = wg_make_checked();
+  c.r.wg = wg_make_checked();
+  ck_assert_int_eq(goro_wg_add(c.r.wg, 1), 0);
   wg_go_checked(wg, arm_after_func, &c);
   goro_wg_wait(wg);
   assert_no_bg_failures();
   ck_assert_ptr_null(goro_timer_chan(c.t));
   ck_assert(runs_reach(&c.r, 1, 5 * GORO_SECOND));
+  goro_wg_wait(c.r.wg); /* returns at once: the run is over */
   ck_assert_uint_ne(atomic_load(&c.r.self), 0);
   ck_assert_uint_ne(atomic_load(&c.r.self), c.caller);
   ck_assert_uint_eq(goro_self(), 0);
@@ -353,9 +360,12 @@ START_TEST(test_after_func_runs_fn_in_its_own_goroutine_after_d)
   nap(30 * MS);
   ck_assert_int_eq(atomic_load(&c.r.runs), 1);
   /* Reset re-arms it: fn runs again. */
+  ck_assert_int_eq(goro_wg_add(c.r.wg, 1), 0);
   ck_assert(!goro_timer_reset(c.t, 1 * MS));
   ck_assert(runs_reach(&c.r, 2, 5 * GORO_SECOND));
+  goro_wg_wait(c.r.wg);
   goro_timer_free(c.t);
+  goro_wg_free(c.r.wg);
   goro_wg_free(wg);
 }
 END_TEST
@@ -382,47 +392,47 @@ END_TEST
 struct chain {
   _Atomic int left;
   goro_chan *done;
-  goro_timer *_Atomic timers[10]; /* each set by the step before */
+  goro_wg *wg;            /* one done per step, its last act */
+  goro_timer *timers[10]; /* timers[i] armed by the step before */
 };
-
-static void chain_step(void *arg);
 
 static void
 chain_step(void *arg)
 {
   struct chain *ch = arg;
+  goro_wg *wg = ch->wg;
   int i = atomic_fetch_sub(&ch->left, 1) - 1;
   if (i == 0) { /* a reference of its own: the test may release done once closed */
     goro_chan *done = goro_chan_retain(ch->done);
     goro_chan_close(done);
     goro_chan_release(done);
-    return;
+  } else {
+    ch->timers[i] = goro_after_func(0, chain_step, ch);
+    if (ch->timers[i] == NULL) {
+      BG_FAIL("goro_after_func failed");
+      goro_chan_close(ch->done);
+    }
   }
-  goro_timer *t = goro_after_func(0, chain_step, ch);
-  atomic_store(&ch->timers[i], t);
-  if (t == NULL) {
-    BG_FAIL("goro_after_func failed");
-    goro_chan_close(ch->done);
-  }
+  goro_wg_done(wg);
 }
 
 /* TestAfterFunc: each fn arms the next one, ten in a row. */
 START_TEST(test_after_func_chain_of_ten)
 {
-  struct chain ch = {.left = 10, .done = chan_make_checked(0, 0)};
-  atomic_store(&ch.timers[0], goro_after_func(0, chain_step, &ch));
-  ck_assert_ptr_nonnull(atomic_load(&ch.timers[0]));
+  struct chain ch = {.left = 10, .done = chan_make_checked(0, 0), .wg = wg_make_checked()};
+  ck_assert_int_eq(goro_wg_add(ch.wg, 10), 0);
+  ch.timers[0] = goro_after_func(0, chain_step, &ch);
+  ck_assert_ptr_nonnull(ch.timers[0]);
   goro_case cs = GORO_RECV_CASE(ch.done, NULL);
   ck_assert_int_eq(goro_select(&cs, 1, 5 * GORO_SECOND), 0);
+  goro_wg_wait(ch.wg); /* every step is over */
   assert_no_bg_failures();
   ck_assert_int_eq(atomic_load(&ch.left), 0);
-  for (int i = 0; i < 10; i++) { /* the last steps' stores may still come */
-    int64_t end = goro_now() + 5 * GORO_SECOND;
-    while (atomic_load(&ch.timers[i]) == NULL && goro_now() < end)
-      nap(200 * GORO_MICROSECOND);
-    ck_assert_ptr_nonnull(atomic_load(&ch.timers[i]));
-    goro_timer_free(atomic_load(&ch.timers[i]));
+  for (int i = 0; i < 10; i++) {
+    ck_assert_ptr_nonnull(ch.timers[i]);
+    goro_timer_free(ch.timers[i]);
   }
+  goro_wg_free(ch.wg);
   goro_chan_release(ch.done);
 }
 END_TEST
@@ -433,21 +443,29 @@ START_TEST(test_after_func_stop_racing_with_firing_is_exact)
 {
   size_t n = scaled(1000);
   uint32_t seed = 777;
+  goro_wg *wg = wg_make_checked();
   for (size_t i = 0; i < n; i++) {
     seed = seed * 1103515245u + 12345u;
-    struct runrec r = {.runs = 0};
+    struct runrec r = {.wg = wg};
+    ck_assert_int_eq(goro_wg_add(wg, 1), 0);
     goro_timer *t =
         goro_after_func((int64_t)(seed >> 8) % (150 * GORO_MICROSECOND), record_run, &r);
     ck_assert_ptr_nonnull(t);
     nap((int64_t)(seed >> 4) % (200 * GORO_MICROSECOND));
     bool pending = goro_timer_stop(t);
     goro_timer_free(t);
-    if (!pending) /* it fired: fn runs (or ran) in its goroutine */
+    if (!pending) { /* it fired: fn runs (or ran) in its goroutine */
       ck_assert(runs_reach(&r, 1, 5 * GORO_SECOND));
-    else if (i % 50 == 0) /* give a wrongly started fn the time to show up */
-      nap(2 * MS);
+    } else {
+      if (i % 50 == 0) /* give a wrongly started fn the time to show up */
+        nap(2 * MS);
+      ck_assert_int_eq(atomic_load(&r.runs), 0);
+      goro_wg_done(wg); /* fn's count, as it will not run */
+    }
+    goro_wg_wait(wg); /* fn is done with r */
     ck_assert_int_eq(atomic_load(&r.runs), pending ? 0 : 1);
   }
+  goro_wg_free(wg);
 }
 END_TEST
 
