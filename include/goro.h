@@ -10,6 +10,8 @@
 
 #include <goro/version.h>
 
+#include <signal.h> /* sigset_t, for goro_signal_notify */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -203,6 +205,22 @@ GORO_EXTERN size_t goro_leakcheck(int64_t grace_ns, FILE *out);
 /* Write every live goroutine to out: id, name or function, state, the
  * channel it waits on and for how long. Like Go's SIGQUIT dump. */
 GORO_EXTERN void goro_dump(FILE *out);
+
+/* ---- Signals ----------------------------------------------------------- */
+
+/* From now on send each signal of set that reaches the process on c, as
+ * an int (c's element size must be sizeof(int)), without blocking: a full
+ * c misses it. Go: signal.Notify(c, sigs...). c is retained until
+ * goro_signal_stop(c). Returns 0, GORO_EINVAL (NULL argument, empty set,
+ * SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE or SIGILL in set: nothing
+ * changes), GORO_ENOMEM or GORO_EAGAIN. */
+GORO_EXTERN int goro_signal_notify(goro_chan *c, const sigset_t *set);
+
+/* No more signals on c; a signal no channel asks for any more gets back
+ * the disposition it had before. c's reference is released. Go:
+ * signal.Stop(c). Returns 0 (also when c was not registered), or
+ * GORO_EINVAL for NULL. */
+GORO_EXTERN int goro_signal_stop(goro_chan *c);
 
 /* ---- Short names ------------------------------------------------------- */
 

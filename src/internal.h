@@ -306,4 +306,11 @@ void goro__names_atfork_release(void); /* parent and child alike */
 void goro__timer_atfork_parent(void);
 void goro__timer_atfork_child(void);
 
+/* ---- Processes and signals (registry.c, signal.c) ---------------------- */
+
+/* The number of threads in this process, or -1 if unknown. */
+long goro__os_thread_count(void);
+/* Is t the record of signal.c's delivery thread (goro's own)? */
+bool goro__is_signal_thread(struct goro__thread *t);
+
 #endif
