@@ -368,10 +368,15 @@ fork_child_end_if_last(struct goro__thread *self)
     long n = goro__os_thread_count();
     if (n < 0)
       return;
-    long own = 0;
+    /* The kernel lists the child's first thread (the one that forked,
+     * whose tid is the pid) until the process ends, exited or not. */
+    long own = 1;
     bool others = false;
+    pid_t leader = getpid();
     goro__mu_lock(&goro__sched.mu);
     for (struct goro__thread *t = goro__sched.threads; t != NULL && !others; t = t->next) {
+      if (atomic_load_explicit(&t->tid, memory_order_relaxed) == leader)
+        own--; /* still registered: counted below, or as self */
       if (t == self)
         continue;
       if ((t->is_worker && atomic_load_explicit(&t->id, memory_order_relaxed) == 0) ||
