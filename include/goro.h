@@ -208,6 +208,13 @@ GORO_EXTERN void goro_dump(FILE *out);
 
 /* ---- Signals ----------------------------------------------------------- */
 
+/* sigset_t is POSIX: <signal.h> declares it unless the program asks for
+ * strict ISO C alone (-std=c11 with no _POSIX_C_SOURCE, _XOPEN_SOURCE or
+ * the like); these two are declared whenever it can. */
+#if defined(_POSIX_C_SOURCE) || defined(_XOPEN_SOURCE) || defined(_GNU_SOURCE) ||                \
+    defined(_DEFAULT_SOURCE) || defined(_BSD_SOURCE) || !defined(__STRICT_ANSI__) ||              \
+    defined(__cplusplus)
+
 /* From now on send each signal of set that reaches the process on c, as
  * an int (c's element size must be sizeof(int)), without blocking: a full
  * c misses it. Go: signal.Notify(c, sigs...). c is retained until
@@ -221,6 +228,7 @@ GORO_EXTERN int goro_signal_notify(goro_chan *c, const sigset_t *set);
  * signal.Stop(c). Returns 0 (also when c was not registered), or
  * GORO_EINVAL for NULL. */
 GORO_EXTERN int goro_signal_stop(goro_chan *c);
+#endif
 
 /* ---- Short names ------------------------------------------------------- */
 
