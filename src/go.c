@@ -8,6 +8,11 @@
  * one asleep longer than IDLE_TIMEOUT, or beyond MAX_IDLE idle workers,
  * exits.
  *
+ * Workers run with the signal mask of the first thread that called
+ * goro_go (worker_mask). In a fork child, the thread that forked leaves
+ * the pool when its goroutine returns, and the last goroutine to return
+ * ends the process (forked_alone, fork_orphaned).
+ *
  * Every thread that blocks in goro, worker or not, has a record (struct
  * goro__thread) on goro__sched.threads; records are recycled through
  * goro__sched.free and never freed, so a late unpark stays harmless.

@@ -1,6 +1,8 @@
 /* internal.h - goro__ internals shared by the files of src/.
  *
  * Lock order (a thread holding one of these may take only later ones):
+ *   0. signal.c's lock  (registrations; held while delivering, and by the
+ *      fork handlers)
  *   1. goro__sched.mu   (pool, thread list, registry)
  *   2. the timer lock   (timer.c), then the channel-name table's lock
  *      (chan.c; otherwise taken alone)
