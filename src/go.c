@@ -345,6 +345,12 @@ mask_capture(void)
   pthread_sigmask(SIG_BLOCK, NULL, &worker_mask);
 }
 
+void
+goro__capture_mask(void)
+{
+  pthread_once(&mask_once, mask_capture);
+}
+
 /* Set in a fork child, in the thread that forked (atfork_child): it is
  * the child's only thread, so when its goroutine returns the thread exits
  * instead of idling, and the process ends as a forked pthread's child
@@ -615,7 +621,7 @@ goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg)
   if (fn == NULL)
     return GORO_EINVAL;
   pthread_once(&init_once, init);
-  pthread_once(&mask_once, mask_capture);
+  goro__capture_mask();
   uint64_t id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&ngoroutines, 1, memory_order_relaxed);
 

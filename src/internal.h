@@ -240,6 +240,12 @@ bool goro__wait(struct goro__thread *t, int64_t deadline, bool spin);
 /* Start fn(arg) in a goroutine; if wg is set, goro_wg_done(wg) once fn
  * returns. */
 int goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg);
+/* Take the calling thread's signal mask as the one goroutines run with,
+ * unless one was taken already (goro__go does, at its first call). A
+ * public call that may later start a goroutine from one of goro's own
+ * threads, which block every signal (goro_after_func from the timer
+ * thread), calls it first in the caller's thread. */
+void goro__capture_mask(void);
 /* Whether a goroutine sits in the hand-off ring, spawned but not yet
  * taken by the idle worker promised to it (a snapshot). */
 bool goro__handoff_pending(void);

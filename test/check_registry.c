@@ -968,6 +968,17 @@ START_TEST(test_deadlock_main_blocked_on_channel_exits_2_with_dump)
 }
 END_TEST
 
+START_TEST(test_deadlock_detected_again_once_signal_notify_is_stopped)
+{
+  struct child ch;
+  child_start(&ch, "signal_stopped", NULL);
+  assert_child_exits_with(&ch, 2);
+  ck_assert_msg(strstr(ch.out, DEADLOCK_MSG) != NULL, "stderr:\n%s", ch.out);
+  ck_assert_msg(strstr(ch.out, "\"after-stop\"") != NULL, "stderr:\n%s", ch.out);
+  child_end(&ch);
+}
+END_TEST
+
 /* A child in mode cycle or cycle_reused ends in the deadlock report, with
  * the three goroutines, by name, and main in the dump. */
 static void
@@ -1188,6 +1199,7 @@ registry_suite(void)
     tcase_add_test(tc, test_deadlock_goroutine_cycle_and_main_in_wg_wait_exits_2);
     tcase_add_test(tc, test_deadlock_among_goroutines_handed_to_reused_workers_exits_2);
     tcase_add_test(tc, test_pending_timer_defers_deadlock_until_it_fires);
+    tcase_add_test(tc, test_deadlock_detected_again_once_signal_notify_is_stopped);
   } else {
     fprintf(stderr, "ThreadSanitizer: deadlock detection is off; its must-fire tests are "
                     "left out\n");

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -415,6 +416,28 @@ mode_leak_fail(void)
   return 5;
 }
 
+/* A signal channel registered, then stopped: goro's signal thread is idle
+ * again, so main waiting forever is a deadlock. */
+static int
+mode_signal_stopped(void)
+{
+  goro_chan *s = goro_chan_make(sizeof(int), 1);
+  if (s == NULL)
+    die("goro_chan_make", -errno);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  int rc = goro_signal_notify(s, &set);
+  if (rc != 0)
+    die("goro_signal_notify", rc);
+  rc = goro_signal_stop(s);
+  if (rc != 0)
+    die("goro_signal_stop", rc);
+  goro_chan_release(s);
+  goro_chan_recv(named_chan("after-stop"), NULL);
+  return 0;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static const struct {
@@ -434,6 +457,7 @@ static const struct {
     {"funcname", mode_funcname},
     {"funcname_static", mode_funcname_static},
     {"leak_fail", mode_leak_fail},
+    {"signal_stopped", mode_signal_stopped},
 };
 
 int
