@@ -373,7 +373,10 @@ static _Atomic bool fork_orphaned, fork_ending;
 static void
 fork_child_end_if_last(struct goro__thread *self)
 {
-  for (int tries = 0; tries < 50; tries++) {
+  /* Up to 2 s: a thread goro has just started (the timer thread, which
+   * atfork_child restarts) registers only once it runs, and that can
+   * take a while on a loaded machine. */
+  for (int tries = 0; tries < 1000; tries++) {
     if (atomic_load_explicit(&ngoroutines, memory_order_seq_cst) != 0)
       return;
     long n = goro__os_thread_count();
@@ -406,8 +409,9 @@ fork_child_end_if_last(struct goro__thread *self)
       fflush(NULL);
       exit(0);
     }
-    /* A thread outside the registry, or one of goro's own threads still
-     * starting or just leaving: look again in a moment. */
+    /* A thread outside the registry (the application's, or one of goro's
+     * own still starting or just leaving): look again in a moment; one
+     * of the application's keeps the process alive, as it should. */
     struct timespec ts = {0, 2000000};
     nanosleep(&ts, NULL);
   }

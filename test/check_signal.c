@@ -407,6 +407,7 @@ START_TEST(test_signal_blocked_before_first_goroutine_skips_goroutine_threads)
 }
 END_TEST
 
+#ifdef GORO_DEBUG
 static void
 change_mask_main(void *arg)
 {
@@ -428,6 +429,7 @@ tid_mask_main(void *arg)
   tm->tid = (long)syscall(SYS_gettid);
   pthread_sigmask(SIG_BLOCK, NULL, &tm->mask);
 }
+#endif
 
 START_TEST(test_debug_build_reports_and_restores_a_mask_left_changed)
 {
@@ -626,8 +628,7 @@ END_TEST
 
 /* A goroutine that publishes its thread and waits for gate. */
 struct target {
-  _Atomic(pthread_t *) th;
-  pthread_t self;
+  goro_chan *th; /* pthread_t, cap 1 */
   goro_chan *gate;
 };
 
@@ -635,8 +636,8 @@ static void
 target_main(void *arg)
 {
   struct target *t = arg;
-  t->self = pthread_self();
-  atomic_store(&t->th, &t->self);
+  pthread_t self = pthread_self();
+  goro_chan_send(t->th, &self);
   /* Polls, with a libc sleep: ThreadSanitizer runs a handler only when
    * its thread calls a function it intercepts (not goro's futex wait). */
   while (goro_chan_tryrecv(t->gate, NULL) == GORO_EAGAIN)
@@ -658,14 +659,14 @@ START_TEST(test_notify_works_whichever_thread_takes_the_signal)
   ck_assert_int_eq(goro_signal_notify(c, &set), 0);
 
   /* A goroutine's thread, by pthread_kill. */
-  struct target t = {.gate = chan_make_checked(0, 0)};
-  atomic_init(&t.th, NULL);
+  struct target t = {.th = chan_make_checked(sizeof(pthread_t), 1),
+                     .gate = chan_make_checked(0, 0)};
   goro_wg *wg = wg_make_checked();
   wg_go_checked(wg, target_main, &t);
-  while (atomic_load(&t.th) == NULL)
-    sleep_ms(1);
+  pthread_t target;
+  ck_assert_int_eq(goro_chan_recv(t.th, &target), 1);
   for (int i = 0; i < 3; i++) {
-    ck_assert_int_eq(pthread_kill(*atomic_load(&t.th), SIGUSR1), 0);
+    ck_assert_int_eq(pthread_kill(target, SIGUSR1), 0);
     assert_recv_sig(c, SIGUSR1);
   }
   /* A thread of the application's own, sending to the process. */
@@ -686,6 +687,7 @@ START_TEST(test_notify_works_whichever_thread_takes_the_signal)
   goro_wg_free(wg);
   ck_assert_int_eq(goro_signal_stop(c), 0);
   goro_chan_release(t.gate);
+  goro_chan_release(t.th);
   goro_chan_release(c);
 }
 END_TEST
@@ -962,6 +964,7 @@ START_TEST(test_notify_works_in_a_forked_child)
       _exit(12);
     if (goro_signal_stop(c) != 0 || goro_signal_stop(d) != 0)
       _exit(13);
+    goro_chan_release(d); /* for valgrind's leak check */
     if (raise(SIGUSR1) != 0 || recv_sig(c, 100 * MS) != -1)
       _exit(14);
     _exit(0);
