@@ -374,8 +374,10 @@ static void
 fork_child_end_if_last(struct goro__thread *self)
 {
   /* Up to 2 s: a thread goro has just started (the timer thread, which
-   * atfork_child restarts) registers only once it runs, and that can
-   * take a while on a loaded machine. */
+   * atfork_child restarts, or the signal thread) registers and marks
+   * itself as goro's only once it runs, which can take a while on a
+   * loaded machine. A running goroutine ends the wait at once: the
+   * worker that runs the last one looks again (fork_orphaned). */
   for (int tries = 0; tries < 1000; tries++) {
     if (atomic_load_explicit(&ngoroutines, memory_order_seq_cst) != 0)
       return;
@@ -401,17 +403,16 @@ fork_child_end_if_last(struct goro__thread *self)
         others = true;
     }
     goro__mu_unlock(&goro__sched.mu);
-    if (others)
-      return;
-    if (n == own + 1) {
+    if (!others && n == own + 1) {
       if (atomic_exchange_explicit(&fork_ending, true, memory_order_relaxed))
         return; /* another thread is ending the process */
       fflush(NULL);
       exit(0);
     }
-    /* A thread outside the registry (the application's, or one of goro's
-     * own still starting or just leaving): look again in a moment; one
-     * of the application's keeps the process alive, as it should. */
+    /* Another thread: the application's, which keeps the process alive
+     * as it should, or one of goro's own still starting (registered, or
+     * not yet, but not yet marked as goro's) or just leaving. Look again
+     * in a moment. */
     struct timespec ts = {0, 2000000};
     nanosleep(&ts, NULL);
   }
@@ -725,6 +726,8 @@ static void
 atfork_child(void)
 {
   struct goro__thread *self = goro__tls_self, *t, *next;
+  if (self != NULL) /* the child's thread has a tid of its own (the pid) */
+    atomic_store_explicit(&self->tid, gettid_(), memory_order_relaxed);
   if (self != NULL && self->is_worker)
     forked_alone = true;
   for (t = goro__sched.threads; t != NULL; t = next) {

@@ -553,6 +553,54 @@ START_TEST(test_fork_in_goroutine_child_exits_0_once_its_goroutine_returns)
 }
 END_TEST
 
+/* In the child, the dump shows the forking goroutine on the child's own
+ * thread (its tid is the child's pid), not on the parent's. */
+static void
+dump_forker_main(void *arg)
+{
+  struct forker *f = arg;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+#if UNDER_ASAN
+    atexit(child_skip_leak_check);
+#endif
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (m == NULL)
+      _exit(20);
+    goro_dump(m);
+    fclose(m);
+    char want[64];
+    snprintf(want, sizeof want, "\tthread: %ld\n", (long)getpid());
+    if (strstr(buf, want) == NULL) {
+      fprintf(stderr, "no \"%s\" in the child's dump:\n%s", want, buf);
+      _exit(21);
+    }
+    free(buf);
+    return;
+  }
+  goro_chan_send(f->pids, &pid);
+}
+
+START_TEST(test_fork_in_goroutine_child_dump_shows_the_childs_thread)
+{
+  struct forker f = {.pids = chan_make_checked(sizeof(pid_t), 1), .nchildren = 0, .pipe_w = -1};
+  goro_wg *wg = wg_make_checked();
+  wg_go_checked(wg, dump_forker_main, &f);
+  pid_t pid = -1;
+  ck_assert_int_eq(goro_chan_recv(f.pids, &pid), 1);
+  ck_assert_int_gt(pid, 0);
+  int status;
+  ck_assert_msg(wait_pid_within(pid, within(10), &status), "the child hung");
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
+  goro_wg_wait(wg);
+  goro_wg_free(wg);
+  goro_chan_release(f.pids);
+}
+END_TEST
+
 START_TEST(test_fork_in_goroutine_child_ends_when_its_last_goroutine_returns)
 {
   start_goro_threads();
@@ -1087,6 +1135,7 @@ signal_suite(void)
   tc = tcase_signal("fork", 60);
   tcase_add_test(tc, test_fork_in_goroutine_child_exits_0_once_its_goroutine_returns);
   tcase_add_test(tc, test_fork_in_goroutine_child_ends_when_its_last_goroutine_returns);
+  tcase_add_test(tc, test_fork_in_goroutine_child_dump_shows_the_childs_thread);
   suite_add_tcase(s, tc);
 
   tc = tcase_signal("notify", 60);
