@@ -12,6 +12,8 @@
 
 #include <goro/version.h>
 
+#include <signal.h> /* sigset_t, for goro_signal_notify */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -889,6 +891,30 @@ GORO_EXTERN size_t goro_leakcheck(int64_t grace_ns, FILE *out);
 /* Write every live goroutine to out: id, name or function, state, the
  * channel it waits on and for how long. Like Go's SIGQUIT dump. */
 GORO_EXTERN void goro_dump(FILE *out);
+
+/* ---- Signals ----------------------------------------------------------- */
+
+/* sigset_t is POSIX: <signal.h> declares it unless the program asks for
+ * strict ISO C alone (-std=c11 with no _POSIX_C_SOURCE, _XOPEN_SOURCE or
+ * the like); these two are declared whenever it can. */
+#if defined(_POSIX_C_SOURCE) || defined(_XOPEN_SOURCE) || defined(_GNU_SOURCE) ||                \
+    defined(_DEFAULT_SOURCE) || defined(_BSD_SOURCE) || !defined(__STRICT_ANSI__) ||              \
+    defined(__cplusplus)
+
+/* From now on send each signal of set that reaches the process on c, as
+ * an int (c's element size must be sizeof(int)), without blocking: a full
+ * c misses it. Go: signal.Notify(c, sigs...). c is retained until
+ * goro_signal_stop(c). Returns 0, GORO_EINVAL (NULL argument, empty set,
+ * SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE or SIGILL in set: nothing
+ * changes), GORO_ENOMEM or GORO_EAGAIN. */
+GORO_EXTERN int goro_signal_notify(goro_chan *c, const sigset_t *set);
+
+/* No more signals on c; a signal no channel asks for any more gets back
+ * the disposition it had before. c's reference is released. Go:
+ * signal.Stop(c). Returns 0 (also when c was not registered), or
+ * GORO_EINVAL for NULL. */
+GORO_EXTERN int goro_signal_stop(goro_chan *c);
+#endif
 
 /* ---- Short names ------------------------------------------------------- */
 

@@ -8,6 +8,11 @@
  * one asleep longer than IDLE_TIMEOUT, or beyond MAX_IDLE idle workers,
  * exits.
  *
+ * Workers run with the signal mask of the first thread that called
+ * goro_go (worker_mask). In a fork child, the thread that forked leaves
+ * the pool when its goroutine returns, and the last goroutine to return
+ * ends the process (forked_alone, fork_orphaned).
+ *
  * Every thread that blocks in goro, worker or not, has a record (struct
  * goro__thread) on goro__sched.threads; records are recycled through
  * goro__sched.free and never freed, so a late unpark stays harmless.
@@ -338,13 +343,129 @@ goro__handoff_pending(void)
 
 /* ---- workers ------------------------------------------------------------ */
 
+/* The signal mask goroutines run with: the mask of the thread that first
+ * called goro_go (API.md, "Timers and signals"), as if that thread had
+ * made every worker with pthread_create. Written once, under mask_once,
+ * before any worker exists; read-only afterwards (pthread_once and
+ * pthread_create order the write before every read). A fork child keeps
+ * it, as it keeps its parent's masks. */
+static sigset_t worker_mask;
+static pthread_once_t mask_once = PTHREAD_ONCE_INIT;
+
+static void
+mask_capture(void)
+{
+  pthread_sigmask(SIG_BLOCK, NULL, &worker_mask);
+}
+
+void
+goro__capture_mask(void)
+{
+  pthread_once(&mask_once, mask_capture);
+}
+
+/* Set in a fork child, in the thread that forked (atfork_child): it is
+ * the child's only thread, so when its goroutine returns the thread exits
+ * instead of idling, and the process ends as a forked pthread's child
+ * does (status 0, if no other thread is left). */
+static _Thread_local bool forked_alone;
+/* Set in a fork child when that thread exits: from then on the worker
+ * whose goroutine is the last to return ends the process (as the last
+ * thread of a pthread program does). The flag's store and the check of
+ * ngoroutines in the exiting thread, and a worker's seq_cst decrement of
+ * ngoroutines and its load of the flag, are all seq_cst: of the last
+ * worker and the exiting thread, at least one sees the other's write
+ * (Dekker), so one of them ends the process. ending lets only one. */
+static _Atomic bool fork_orphaned, fork_ending;
+
+/* In a fork child: end the process with status 0 if no goroutine runs
+ * and every other thread is goro's own (idle workers, the timer thread,
+ * the signal thread), as it would if those threads had exited; else
+ * return. Where the kernel's thread count is unknown, it never ends the
+ * process. */
+static void
+fork_child_end_if_last(struct goro__thread *self)
+{
+  /* Up to 2 s: a thread goro has just started (the timer thread, which
+   * atfork_child restarts, or the signal thread) registers and marks
+   * itself as goro's only once it runs, which can take a while on a
+   * loaded machine. A running goroutine ends the wait at once: the
+   * worker that runs the last one looks again (fork_orphaned). */
+  for (int tries = 0; tries < 1000; tries++) {
+    if (atomic_load_explicit(&ngoroutines, memory_order_seq_cst) != 0)
+      return;
+    long n = goro__os_thread_count();
+    if (n < 0)
+      return;
+    /* The kernel lists the child's first thread (the one that forked,
+     * whose tid is the pid) until the process ends, exited or not. */
+    long own = 1;
+    bool others = false;
+    pid_t leader = getpid();
+    goro__mu_lock(&goro__sched.mu);
+    for (struct goro__thread *t = goro__sched.threads; t != NULL && !others; t = t->next) {
+      if (atomic_load_explicit(&t->tid, memory_order_relaxed) == leader)
+        own--; /* still registered: counted below, or as self */
+      if (t == self)
+        continue;
+      if ((t->is_worker && atomic_load_explicit(&t->id, memory_order_relaxed) == 0) ||
+          atomic_load_explicit(&t->state, memory_order_relaxed) == GORO__TIMER ||
+          goro__is_signal_thread(t))
+        own++;
+      else
+        others = true;
+    }
+    goro__mu_unlock(&goro__sched.mu);
+    if (!others && n == own + 1) {
+      if (atomic_exchange_explicit(&fork_ending, true, memory_order_relaxed))
+        return; /* another thread is ending the process */
+      fflush(NULL);
+      exit(0);
+    }
+    /* Another thread: the application's, which keeps the process alive
+     * as it should, or one of goro's own still starting (registered, or
+     * not yet, but not yet marked as goro's) or just leaving. Look again
+     * in a moment. */
+    struct timespec ts = {0, 2000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+#ifdef GORO_DEBUG
+/* A goroutine must leave its thread's signal mask as it found it (as any
+ * thread-local state). A debug build checks, reports on stderr, and puts
+ * the mask back before the thread runs another goroutine. */
+static void
+mask_check(struct goro__thread *t)
+{
+  sigset_t now;
+  pthread_sigmask(SIG_BLOCK, NULL, &now);
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sigismember(&now, sig) == sigismember(&worker_mask, sig))
+      continue;
+    fprintf(stderr,
+            "goro: goroutine %llu%s%s%s returned with its thread's signal mask changed "
+            "(signal %d %s); restored\n",
+            (unsigned long long)atomic_load_explicit(&t->id, memory_order_relaxed),
+            t->name[0] != '\0' ? " (" : "", t->name, t->name[0] != '\0' ? ")" : "", sig,
+            sigismember(&now, sig) == 1 ? "blocked" : "unblocked");
+    pthread_sigmask(SIG_SETMASK, &worker_mask, NULL);
+    return;
+  }
+}
+#endif
+
 static void
 run_goroutine(struct goro__thread *t)
 {
   t->fn(t->arg);
+#ifdef GORO_DEBUG
+  mask_check(t);
+#endif
   goro_wg *wg = t->wg;
   atomic_store_explicit(&t->id, 0, memory_order_relaxed);
-  atomic_fetch_sub_explicit(&ngoroutines, 1, memory_order_release);
+  /* seq_cst (not only release): see fork_orphaned. */
+  atomic_fetch_sub_explicit(&ngoroutines, 1, memory_order_seq_cst);
   if (wg != NULL)
     goro_wg_done(wg);
 }
@@ -411,12 +532,19 @@ worker_main(void *arg)
 {
   struct goro__thread *t = arg;
   goro__tls_self = t;
+  pthread_sigmask(SIG_SETMASK, &worker_mask, NULL); /* created with all blocked */
   atomic_store_explicit(&t->tid, gettid_(), memory_order_relaxed);
   atomic_fetch_add_explicit(&goro__nawake, 1, memory_order_relaxed);
   do {
     goro__block_end(t);
     run_goroutine(t);
-  } while (idle_wait(t));
+    if (GORO__UNLIKELY(atomic_load_explicit(&fork_orphaned, memory_order_seq_cst)))
+      fork_child_end_if_last(t);
+  } while (!forked_alone && idle_wait(t));
+  if (forked_alone) {
+    atomic_store_explicit(&fork_orphaned, true, memory_order_seq_cst);
+    fork_child_end_if_last(t);
+  }
   atomic_fetch_sub_explicit(&goro__nawake, 1, memory_order_relaxed);
   goro__mu_lock(&goro__sched.mu);
   record_retire_locked(t);
@@ -436,8 +564,9 @@ start_worker(struct goro__thread *t)
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   if (stack_size != 0)
     pthread_attr_setstacksize(&attr, stack_size);
-  /* Workers inherit a mask blocking every asynchronous signal, so signals
-   * meant for the application go to the application's own threads. */
+  /* The thread starts with every asynchronous signal blocked, whatever
+   * the spawner's mask, and takes worker_mask itself (worker_main): no
+   * signal reaches it before it has the mask goroutines run with. */
   sigset_t all, old;
   sigfillset(&all);
   sigdelset(&all, SIGSEGV);
@@ -510,6 +639,7 @@ goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg)
   if (fn == NULL)
     return GORO_EINVAL;
   pthread_once(&init_once, init);
+  goro__capture_mask();
   uint64_t id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&ngoroutines, 1, memory_order_relaxed);
 
@@ -609,6 +739,10 @@ static void
 atfork_child(void)
 {
   struct goro__thread *self = goro__tls_self, *t, *next;
+  if (self != NULL) /* the child's thread has a tid of its own (the pid) */
+    atomic_store_explicit(&self->tid, gettid_(), memory_order_relaxed);
+  if (self != NULL && self->is_worker)
+    forked_alone = true;
   for (t = goro__sched.threads; t != NULL; t = next) {
     next = t->next;
     if (t == self)

@@ -1,6 +1,8 @@
 /* internal.h - goro__ internals shared by the files of src/.
  *
  * Lock order (a thread holding one of these may take only later ones):
+ *   0. signal.c's lock  (registrations; held while delivering, and by the
+ *      fork handlers)
  *   1. goro__sched.mu   (pool, thread list, registry)
  *   1b. a context's lock (ctx.c; never two at once), or a group's (group.c)
  *   2. the timer lock   (timer.c), then the channel-name table's lock
@@ -228,6 +230,12 @@ bool goro__wait(struct goro__thread *t, int64_t deadline, bool spin);
 /* Start fn(arg) in a goroutine; if wg is set, goro_wg_done(wg) once fn
  * returns. */
 int goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg);
+/* Take the calling thread's signal mask as the one goroutines run with,
+ * unless one was taken already (goro__go does, at its first call). A
+ * public call that may later start a goroutine from one of goro's own
+ * threads, which block every signal (goro_after_func from the timer
+ * thread), calls it first in the caller's thread. */
+void goro__capture_mask(void);
 /* Whether a goroutine sits in the hand-off ring, spawned but not yet
  * taken by the idle worker promised to it. Exact under goro__sched.mu
  * (a pop takes it, see go.c); a snapshot otherwise. */
@@ -324,5 +332,12 @@ void goro__names_atfork_prepare(void);
 void goro__names_atfork_release(void); /* parent and child alike */
 void goro__timer_atfork_parent(void);
 void goro__timer_atfork_child(void);
+
+/* ---- Processes and signals (registry.c, signal.c) ---------------------- */
+
+/* The number of threads in this process, or -1 if unknown. */
+long goro__os_thread_count(void);
+/* Is t the record of signal.c's delivery thread (goro's own)? */
+bool goro__is_signal_thread(struct goro__thread *t);
 
 #endif

@@ -70,6 +70,32 @@ format_duration(char *buf, size_t len, int64_t ns)
     snprintf(buf, len, "%lld ms", (long long)(ns / GORO_MILLISECOND));
 }
 
+/* A function dladdr cannot name: it sees only dynamic symbols, so a
+ * static function, or any function of a program not linked with
+ * -rdynamic, has none. Print the address, its object and offset (for
+ * addr2line -f -e OBJECT OFFSET), and how to get a name. */
+static void
+print_unnamed_fn(FILE *out, goro_fn *fn)
+{
+  void *addr = (void *)(uintptr_t)fn;
+  const char *obj = NULL;
+  uintptr_t off = 0;
+#ifdef HAVE_DLADDR
+  Dl_info info;
+  if (dladdr(addr, &info) != 0 && info.dli_fname != NULL) {
+    obj = info.dli_fname;
+    off = (uintptr_t)addr - (uintptr_t)info.dli_fbase;
+  }
+#endif
+  if (obj != NULL)
+    fprintf(out, "\tfunc: %p (%s+%#lx)", addr, obj, (unsigned long)off);
+  else
+    fprintf(out, "\tfunc: %p", addr);
+  fputs(" (no symbol: a static function, or a program not linked with -rdynamic; "
+        "name it with goro_go_named)\n",
+        out);
+}
+
 /* One entry; goro__sched.mu held. */
 static void
 dump_one(FILE *out, struct goro__thread *t, int64_t now)
@@ -103,7 +129,7 @@ dump_one(FILE *out, struct goro__thread *t, int64_t now)
     if (sym != NULL)
       fprintf(out, "\tfunc: %s (%p)\n", sym, (void *)(uintptr_t)t->fn);
     else
-      fprintf(out, "\tfunc: %p\n", (void *)(uintptr_t)t->fn);
+      print_unnamed_fn(out, t->fn);
     fprintf(out, "\tthread: %ld\n", (long)atomic_load_explicit(&t->tid, memory_order_relaxed));
   }
   if (chan != NULL) {
@@ -217,6 +243,12 @@ os_thread_count(void)
   return n;
 }
 
+long
+goro__os_thread_count(void)
+{
+  return os_thread_count();
+}
+
 /* A candidate's fingerprint, or 0 when some thread could still act. */
 static uint64_t
 candidate(size_t *nthreads)
@@ -286,11 +318,37 @@ goro__deadlock_scan(void)
 
 /* ---- environment -------------------------------------------------------- */
 
+/* GORO_LEAKCHECK=1: report survivors at exit, and fail the exit. A
+ * process that leaked and was exiting with status 0 exits with
+ * LEAK_STATUS instead (a failing status is kept, where on_exit gives it).
+ * An exit handler cannot call exit again, so it flushes every stream and
+ * calls _exit: exit handlers registered before goro's (which run after
+ * it) are skipped then. */
+enum { LEAK_STATUS = 3 };
+
+static void
+leakcheck_exit(int status)
+{
+  if (goro_leakcheck(0, stderr) == 0)
+    return;
+  fflush(NULL);
+  _exit(status != 0 ? status : LEAK_STATUS);
+}
+
+#ifdef HAVE_ON_EXIT
+static void
+leakcheck_on_exit(int status, void *arg)
+{
+  (void)arg;
+  leakcheck_exit(status);
+}
+#else
 static void
 leakcheck_at_exit(void)
 {
-  goro_leakcheck(0, stderr);
+  leakcheck_exit(0);
 }
+#endif
 
 static void
 on_sigquit(int sig)
@@ -302,8 +360,13 @@ on_sigquit(int sig)
 void
 goro__registry_init(void)
 {
-  if (env_is("GORO_LEAKCHECK", "1"))
+  if (env_is("GORO_LEAKCHECK", "1")) {
+#ifdef HAVE_ON_EXIT
+    on_exit(leakcheck_on_exit, NULL);
+#else
     atexit(leakcheck_at_exit);
+#endif
+  }
   if (env_is("GORO_DUMP_SIGNAL", "1")) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

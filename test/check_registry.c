@@ -929,6 +929,27 @@ START_TEST(test_dump_names_function_of_unnamed_goroutine)
 }
 END_TEST
 
+START_TEST(test_dump_shows_address_and_hint_for_static_function)
+{
+  struct child ch;
+  child_start(&ch, "funcname_static", NULL);
+  assert_child_exits_with(&ch, 0);
+  const char *at = strstr(ch.out, "static_blocker is at ");
+  ck_assert_msg(at != NULL, "stderr:\n%s", ch.out);
+  char addr[64];
+  ck_assert_int_eq(sscanf(at, "static_blocker is at %63s", addr), 1);
+  char *e = entry_with(ch.out, "\"static-chan\"");
+  ck_assert_msg(e != NULL, "stderr:\n%s", ch.out);
+  char want[96];
+  snprintf(want, sizeof want, "\tfunc: %s ", addr);
+  ck_assert_msg(strstr(e, want) != NULL, "no \"%s\" in:\n%s", want, e);
+  ck_assert_msg(strstr(e, "-rdynamic") != NULL && strstr(e, "goro_go_named") != NULL,
+                "no hint in:\n%s", e);
+  free(e);
+  child_end(&ch);
+}
+END_TEST
+
 /* ---- Deadlock detection: it fires --------------------------------------- */
 
 START_TEST(test_deadlock_main_blocked_on_channel_exits_2_with_dump)
@@ -943,6 +964,17 @@ START_TEST(test_deadlock_main_blocked_on_channel_exits_2_with_dump)
                     strstr(e, "[chan receive, ") != NULL,
                 "the main thread's entry:\n%s", e);
   free(e);
+  child_end(&ch);
+}
+END_TEST
+
+START_TEST(test_deadlock_detected_again_once_signal_notify_is_stopped)
+{
+  struct child ch;
+  child_start(&ch, "signal_stopped", NULL);
+  assert_child_exits_with(&ch, 2);
+  ck_assert_msg(strstr(ch.out, DEADLOCK_MSG) != NULL, "stderr:\n%s", ch.out);
+  ck_assert_msg(strstr(ch.out, "\"after-stop\"") != NULL, "stderr:\n%s", ch.out);
   child_end(&ch);
 }
 END_TEST
@@ -1079,17 +1111,41 @@ END_TEST
 
 /* ---- GORO_LEAKCHECK, GORO_DUMP_SIGNAL ----------------------------------- */
 
-START_TEST(test_GORO_LEAKCHECK_1_reports_leaked_goroutine_at_exit)
+START_TEST(test_GORO_LEAKCHECK_1_reports_leaked_goroutine_at_exit_and_exits_3)
 {
   struct child ch;
   child_start(&ch, "leak", "GORO_LEAKCHECK=1");
-  assert_child_exits_with(&ch, 0);
+  assert_child_exits_with(&ch, 3);
   ck_assert_msg(strstr(ch.out, "1 goroutine(s) still alive") != NULL, "stderr:\n%s", ch.out);
   char *e = entry_with(ch.out, "\tname: leaky-worker\n");
   ck_assert_msg(e != NULL, "stderr:\n%s", ch.out);
   ck_assert_msg(strstr(e, "[chan receive, ") != NULL && strstr(e, "\"leak-chan\"") != NULL,
                 "entry:\n%s", e);
   free(e);
+  child_end(&ch);
+}
+END_TEST
+
+START_TEST(test_GORO_LEAKCHECK_1_keeps_a_failing_exit_status)
+{
+#ifdef HAVE_ON_EXIT
+  struct child ch;
+  child_start(&ch, "leak_fail", "GORO_LEAKCHECK=1");
+  assert_child_exits_with(&ch, 5);
+  ck_assert_msg(strstr(ch.out, "1 goroutine(s) still alive") != NULL, "stderr:\n%s", ch.out);
+  child_end(&ch);
+#else
+  fprintf(stderr, "no on_exit: a leak turns any exit status into 3\n");
+#endif
+}
+END_TEST
+
+START_TEST(test_GORO_LEAKCHECK_1_exits_0_when_nothing_leaked)
+{
+  struct child ch;
+  child_start(&ch, "funcname", "GORO_LEAKCHECK=1");
+  assert_child_exits_with(&ch, 0);
+  ck_assert_msg(strstr(ch.out, "still alive") == NULL, "stderr:\n%s", ch.out);
   child_end(&ch);
 }
 END_TEST
@@ -1154,6 +1210,7 @@ registry_suite(void)
   tcase_add_test(tc, test_dump_shows_unnamed_goroutine_by_function_and_unnamed_channel);
   tcase_add_test(tc, test_dump_of_idle_process_lists_no_goroutine);
   tcase_add_test(tc, test_dump_names_function_of_unnamed_goroutine);
+  tcase_add_test(tc, test_dump_shows_address_and_hint_for_static_function);
   suite_add_tcase(s, tc);
 
   tc = tcase_make("deadlock", 120);
@@ -1162,6 +1219,7 @@ registry_suite(void)
     tcase_add_test(tc, test_deadlock_goroutine_cycle_and_main_in_wg_wait_exits_2);
     tcase_add_test(tc, test_deadlock_among_goroutines_handed_to_reused_workers_exits_2);
     tcase_add_test(tc, test_pending_timer_defers_deadlock_until_it_fires);
+    tcase_add_test(tc, test_deadlock_detected_again_once_signal_notify_is_stopped);
   } else {
     fprintf(stderr, "ThreadSanitizer: deadlock detection is off; its must-fire tests are "
                     "left out\n");
@@ -1175,7 +1233,9 @@ registry_suite(void)
   suite_add_tcase(s, tc);
 
   tc = tcase_make("environment", 120);
-  tcase_add_test(tc, test_GORO_LEAKCHECK_1_reports_leaked_goroutine_at_exit);
+  tcase_add_test(tc, test_GORO_LEAKCHECK_1_reports_leaked_goroutine_at_exit_and_exits_3);
+  tcase_add_test(tc, test_GORO_LEAKCHECK_1_keeps_a_failing_exit_status);
+  tcase_add_test(tc, test_GORO_LEAKCHECK_1_exits_0_when_nothing_leaked);
   tcase_add_test(tc, test_no_leak_report_at_exit_without_GORO_LEAKCHECK);
   tcase_add_test(tc, test_GORO_DUMP_SIGNAL_1_dumps_on_SIGQUIT_and_keeps_running);
   suite_add_tcase(s, tc);

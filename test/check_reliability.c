@@ -838,20 +838,24 @@ sig_spawner_main(void *arg)
   }
 }
 
-/* Start the load with sig unblocked in the calling thread, so that a pool
- * thread that merely inherited its creator's mask would take signals. */
+/* Start the load. The caller has blocked sig before this first goro_go
+ * (the v0.2 contract: goroutines run with the mask of the thread that
+ * first started one); the rest start with sig unblocked in the calling
+ * thread, so that a pool thread that took its spawner's mask would take
+ * signals. */
 static void
 sigload_start(struct sigload *l, int sig)
 {
-  sigset_t set, old;
-  sigemptyset(&set);
-  sigaddset(&set, sig);
-  pthread_sigmask(SIG_UNBLOCK, &set, &old);
   l->gate = chan_make_checked(0, 0);
   l->buf = chan_make_checked(sizeof(int), 8);
   atomic_init(&l->stop, false);
   l->wg = wg_make_checked();
-  for (int i = 0; i < 16; i++)
+  wg_go_checked(l->wg, sig_blocked_main, l); /* the first goroutine: the mask is taken */
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  pthread_sigmask(SIG_UNBLOCK, &set, &old);
+  for (int i = 0; i < 15; i++)
     wg_go_checked(l->wg, sig_blocked_main, l);
   for (int i = 0; i < 3; i++)
     wg_go_checked(l->wg, sig_busy_main, l);

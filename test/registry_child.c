@@ -17,7 +17,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,6 +430,66 @@ mode_funcname(void)
   return 0;
 }
 
+/* Static: dladdr cannot name it, so dumps show its address with a hint. */
+static void
+static_blocker(void *arg)
+{
+  receiver_main(arg);
+}
+
+/* An unnamed goroutine running static_blocker: goro_dump to stderr. */
+static int
+mode_funcname_static(void)
+{
+  goro_wg *wg = goro_wg_make();
+  if (wg == NULL)
+    die("goro_wg_make", -errno);
+  struct receiver r = {.c = named_chan("static-chan"), .wg = wg};
+  goro_wg_add(wg, 1);
+  int rc = goro_go(static_blocker, &r);
+  if (rc != 0)
+    die("goro_go", rc);
+  await_dump("[chan receive, ");
+  fprintf(stderr, "static_blocker is at %p\n", (void *)(uintptr_t)static_blocker);
+  goro_dump(stderr);
+  goro_chan_close(r.c);
+  goro_wg_wait(wg);
+  goro_wg_free(wg);
+  goro_chan_release(r.c);
+  return 0;
+}
+
+/* mode_leak, but main fails with status 5 (run with GORO_LEAKCHECK=1:
+ * the failing status is kept). */
+static int
+mode_leak_fail(void)
+{
+  mode_leak();
+  return 5;
+}
+
+/* A signal channel registered, then stopped: goro's signal thread is idle
+ * again, so main waiting forever is a deadlock. */
+static int
+mode_signal_stopped(void)
+{
+  goro_chan *s = goro_chan_make(sizeof(int), 1);
+  if (s == NULL)
+    die("goro_chan_make", -errno);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  int rc = goro_signal_notify(s, &set);
+  if (rc != 0)
+    die("goro_signal_notify", rc);
+  rc = goro_signal_stop(s);
+  if (rc != 0)
+    die("goro_signal_stop", rc);
+  goro_chan_release(s);
+  goro_chan_recv(named_chan("after-stop"), NULL);
+  return 0;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static const struct {
@@ -446,6 +508,9 @@ static const struct {
     {"leak", mode_leak},
     {"sigquit", mode_sigquit},
     {"funcname", mode_funcname},
+    {"funcname_static", mode_funcname_static},
+    {"leak_fail", mode_leak_fail},
+    {"signal_stopped", mode_signal_stopped},
 };
 
 int
