@@ -914,6 +914,13 @@ GORO_EXTERN int goro_signal_notify(goro_chan *c, const sigset_t *set);
  * signal.Stop(c). Returns 0 (also when c was not registered), or
  * GORO_EINVAL for NULL. */
 GORO_EXTERN int goro_signal_stop(goro_chan *c);
+
+/* A child of parent cancelled (GORO_ECANCELED) when a signal of set
+ * arrives. Go: signal.NotifyContext(parent, sigs...). Its last release
+ * stops the notification (restoring the signals' dispositions, as
+ * goro_signal_stop) before it returns. NULL with errno as
+ * goro_ctx_with_cancel, or as goro_signal_notify's error (EINVAL...). */
+GORO_EXTERN GORO_NODISCARD goro_ctx *goro_signal_ctx(goro_ctx *parent, const sigset_t *set);
 #endif
 
 /* ---- Short names ------------------------------------------------------- */

@@ -7,18 +7,25 @@
  * its attached children. The background context is a static object:
  * never cancelled, no done channel, no parent, not counted.
  *
- * References. refs counts the caller's references, plus one held by each
- * child for its whole life (the child's parent pointer is immutable and
- * may be dereferenced, and its lock taken, at any time), plus the
- * temporary pins of a cancel in progress and of a firing deadline timer.
- * A pin is taken only by try_retain, which never moves refs from 0: once
- * refs is 0 the context is being destroyed and no one else will touch it.
- * The last release destroys: it cancels a live context (with
- * GORO_ECANCELED; nobody can see it but a caller who kept the done channel
- * without a reference), detaches it from its parent, frees it, and then
- * drops the parent's reference (a loop, not a recursion, up a chain).
- * refs == 0 implies no child exists (each holds a reference), so a
- * destroyed context never has children to cancel.
+ * Two counts. refs counts the strong references: the callers', plus one
+ * held by each child until the child is freed (the child's parent
+ * pointer is immutable, and its lock may be taken at any time). The last
+ * strong release finalizes: it cancels a live context (GORO_ECANCELED;
+ * only a caller who kept the done channel without a reference could see
+ * it), detaches it from its parent, stops a goro_signal_ctx's
+ * notification, all before it returns. pins counts holds on the memory:
+ * one for the strong side (dropped by finalize), plus transient pins, so
+ * that a cancel in progress, a firing deadline timer or a signal
+ * context's watcher can finish with the context however the strong
+ * references come and go. The last unpin frees the memory, then drops
+ * the strong reference to the parent (a loop, not a recursion, up a
+ * chain). A pin is taken only where the memory is known to be alive: a
+ * child in its parent's list, under the parent's lock (a child unlinks
+ * itself there before its memory can go); a queued timer's context,
+ * under the timer lock (finalize dequeues it there first); a signal
+ * context, under its watcher's lock, until finalize marks it gone.
+ * refs == 0 implies no child exists (each holds a strong reference), so
+ * finalize has no children to cancel.
  *
  * Invariants, under c->mu:
  *   c->err is 0 while live; once set it never changes;
@@ -33,14 +40,13 @@
  * takes the lock (goro_ctx_err).
  *
  * Cancelling propagates down without holding two context locks: under
- * c->mu, each attached child is pinned (try_retain), unlinked and pushed
- * on the canceller's work list; after dropping c->mu, each is cancelled
- * in turn the same way (iteratively, so a deep chain cannot overflow the
- * stack), then unpinned. A child whose refs is already 0 cannot be
- * pinned: it is in its last release, about to take c->mu to unlink
- * itself (it holds a reference to c, so c stays valid meanwhile); it is
- * left attached, and its own destruction cancels it (it has no
- * descendants: refs == 0). A child created while c is being cancelled
+ * c->mu, each attached child is pinned, unlinked and pushed on the
+ * canceller's work list; after dropping c->mu, each is cancelled in turn
+ * the same way (iteratively, so a deep chain cannot overflow the stack),
+ * then unpinned. A child finalized meanwhile (its last strong release
+ * raced with the cancel) is simply found cancelled, or is cancelled by
+ * both, harmlessly: cancel_one is idempotent, and finalize finds it
+ * unlinked. A child created while c is being cancelled
  * either is attached before c->err is set (and is pinned and cancelled)
  * or sees c->err under c->mu and is cancelled at creation. So a cancel
  * reaches every descendant, and only descendants. A cancel that finds a
@@ -51,17 +57,20 @@
  * Lock order: one context lock at a time (never nested), then the timer
  * lock (arming and stopping a deadline), then a channel's (closing
  * done). The deadline callback runs on the timer thread with no lock
- * held (timer.c), pinned by its hold function.
+ * held (timer.c), pinned by its hold function. A signal context's lock
+ * (sw->mu) is taken alone.
  */
 #include "config.h"
 
 #include "internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <time.h>
 
 struct goro_ctx {
-  _Atomic size_t refs;   /* see the top of the file; unused by the background */
+  _Atomic size_t refs;   /* strong references (top of the file); unused by the background */
+  _Atomic size_t pins;   /* holds on the memory (top of the file) */
   _Atomic int err_pub;   /* err, published after done is closed */
   _Atomic bool complete; /* cancelled, and so is every descendant */
   pthread_mutex_t mu;
@@ -79,7 +88,10 @@ struct goro_ctx {
   int64_t deadline;        /* min(own, parent's); INT64_MAX: none */
   bool has_timer;          /* tm is this context's deadline timer */
   struct goro__timer tm;
+  struct sigwatch *sw; /* goro_signal_ctx's, or NULL; detached when finalized */
 };
+
+static void sigwatch_detach(struct sigwatch *sw);
 
 static goro_ctx background = {
     .mu = PTHREAD_MUTEX_INITIALIZER,
@@ -94,17 +106,11 @@ goro_ctx_background(void)
 
 /* ---- references --------------------------------------------------------- */
 
-/* A pin: one more reference, unless refs is already 0 (being destroyed). */
-static bool
-try_retain(goro_ctx *c)
+/* A hold on c's memory; the caller knows it is alive (top of the file). */
+static void
+pin(goro_ctx *c)
 {
-  size_t r = atomic_load_explicit(&c->refs, memory_order_relaxed);
-  do {
-    if (r == 0)
-      return false;
-  } while (!atomic_compare_exchange_weak_explicit(&c->refs, &r, r + 1, memory_order_acquire,
-                                                  memory_order_relaxed));
-  return true;
+  atomic_fetch_add_explicit(&c->pins, 1, memory_order_relaxed);
 }
 
 goro_ctx *
@@ -118,9 +124,8 @@ goro_ctx_retain(goro_ctx *c)
 /* ---- cancel ------------------------------------------------------------- */
 
 /* Cancel c alone with err, if it is live: close done, stop the deadline
- * timer, and move every child that can be pinned from c->children to
- * *work (each with a pin the caller drops). Returns whether this call
- * cancelled c. */
+ * timer, and move every child from c->children to *work, each with a
+ * pin the caller drops. Returns whether this call cancelled c. */
 static bool
 cancel_one(goro_ctx *c, int err, goro_ctx **work)
 {
@@ -134,24 +139,15 @@ cancel_one(goro_ctx *c, int err, goro_ctx **work)
   GORO__ASSERT(rc == 0);
   GORO__HAPPENS_BEFORE(&c->err_pub); /* valgrind: the release of the store */
   atomic_store_explicit(&c->err_pub, err, memory_order_release);
-  struct goro_ctx *ch = c->children, *keep = NULL;
-  while (ch != NULL) {
-    struct goro_ctx *next = ch->next;
-    if (try_retain(ch)) {
-      ch->attached = false;
-      ch->next = ch->prev = NULL;
-      ch->work_next = *work;
-      *work = ch;
-    } else { /* dying: it unlinks itself once we drop c->mu */
-      ch->prev = NULL;
-      ch->next = keep;
-      if (keep != NULL)
-        keep->prev = ch;
-      keep = ch;
-    }
-    ch = next;
+  for (struct goro_ctx *ch = c->children, *next; ch != NULL; ch = next) {
+    next = ch->next;
+    pin(ch); /* alive: it unlinks itself under c->mu before it can go */
+    ch->attached = false;
+    ch->next = ch->prev = NULL;
+    ch->work_next = *work;
+    *work = ch;
   }
-  c->children = keep;
+  c->children = NULL;
   if (c->has_timer)
     goro__timer_stop(&c->tm);
   goro__mu_unlock(&c->mu);
@@ -179,7 +175,7 @@ detach(goro_ctx *c)
   goro__mu_unlock(&p->mu);
 }
 
-static void release(goro_ctx *c);
+static void unpin(goro_ctx *c);
 
 /* Wait until the cancel that owns c (see cancel_tree) has reached all of
  * c's descendants. That thread holds no context lock while we wait, and
@@ -199,7 +195,7 @@ wait_complete(goro_ctx *c)
   GORO__HAPPENS_AFTER(&c->complete); /* valgrind: its acquire */
 }
 
-/* Cancel c (the caller holds a reference) and all its descendants with
+/* Cancel c (the caller holds a reference or a pin) and all its descendants with
  * err, and detach c from its parent (Go's cancel(removeFromParent=true)).
  * When it returns, c and every descendant are cancelled, as when Go's
  * cancel returns (Go holds each parent's lock while it cancels the
@@ -222,7 +218,7 @@ cancel_tree(goro_ctx *c, int err)
       owned = d;
     } else { /* cancelled by another thread: its subtree is that one's job */
       wait_complete(d);
-      release(d);
+      unpin(d);
     }
   }
   GORO__HAPPENS_BEFORE(&c->complete); /* valgrind: the release of the store */
@@ -232,7 +228,7 @@ cancel_tree(goro_ctx *c, int err)
     owned = d->work_next;
     GORO__HAPPENS_BEFORE(&d->complete);
     atomic_store_explicit(&d->complete, true, memory_order_release);
-    release(d); /* the pin */
+    unpin(d);
   }
   detach(c);
 }
@@ -245,16 +241,17 @@ goro_ctx_cancel(goro_ctx *c)
   cancel_tree(c, GORO_ECANCELED);
 }
 
-/* refs reached 0: cancel, detach, free. Returns the parent, whose
- * reference the caller must drop. */
+/* Drop a pin; the last frees c and returns its parent, whose strong
+ * reference the caller must drop; else NULL. */
 static goro_ctx *
-destroy(goro_ctx *c)
+unpin_last(goro_ctx *c)
 {
-  goro_ctx *work = NULL;
-  cancel_one(c, GORO_ECANCELED, &work);
-  GORO__ASSERT(work == NULL); /* no child: each would hold a reference */
-  /* Nobody can wait for it: waiters hold references. */
-  detach(c);
+  GORO__HAPPENS_BEFORE(&c->pins); /* valgrind: the release of the decrement */
+  size_t old = atomic_fetch_sub_explicit(&c->pins, 1, memory_order_acq_rel);
+  GORO__ASSERT(old != 0);
+  if (old != 1)
+    return NULL;
+  GORO__HAPPENS_AFTER(&c->pins); /* valgrind: its acquire, by the last one */
   /* Not queued (err is set), and not firing (a firing timer pins c): the
    * timer thread is done with c->tm. */
   if (c->has_timer) {
@@ -268,6 +265,9 @@ destroy(goro_ctx *c)
   return p;
 }
 
+/* Drop a strong reference to c. The last one finalizes c: cancel it,
+ * detach it, stop a signal context's notification; then drop the strong
+ * side's pin, and up the chain the parents' references that frees. */
 static void
 release(goro_ctx *c)
 {
@@ -278,8 +278,24 @@ release(goro_ctx *c)
     if (old != 1)
       return;
     GORO__HAPPENS_AFTER(&c->refs); /* valgrind: its acquire, by the last one */
-    c = destroy(c);
+    /* Finalize: c has no children (each would hold a reference), and
+     * pinners that find it cancelled may wait for it to be complete. */
+    goro_ctx *work = NULL;
+    cancel_one(c, GORO_ECANCELED, &work);
+    GORO__ASSERT(work == NULL);
+    GORO__HAPPENS_BEFORE(&c->complete);
+    atomic_store_explicit(&c->complete, true, memory_order_release);
+    detach(c);
+    if (c->sw != NULL) /* stops the notification before the release returns */
+      sigwatch_detach(c->sw);
+    c = unpin_last(c);
   }
+}
+
+static void
+unpin(goro_ctx *c)
+{
+  release(unpin_last(c));
 }
 
 void
@@ -290,12 +306,13 @@ goro_ctx_release(goro_ctx *c)
 
 /* ---- make --------------------------------------------------------------- */
 
-/* The deadline timer's hold (under the timer lock): pin c, unless it is
- * being destroyed (its destruction then stops the timer). */
+/* The deadline timer's hold, under the timer lock: pin c (alive: it is
+ * dequeued there before it can be freed). */
 static bool
 deadline_hold(void *arg)
 {
-  return try_retain(arg);
+  pin(arg);
+  return true;
 }
 
 /* The deadline timer's callback, on the timer thread, c pinned. */
@@ -304,7 +321,7 @@ deadline_fire(void *arg)
 {
   goro_ctx *c = arg;
   cancel_tree(c, GORO_ETIMEDOUT);
-  release(c);
+  unpin(c);
 }
 
 /* A new child of parent with the given deadline of its own (INT64_MAX:
@@ -330,9 +347,11 @@ make_child(goro_ctx *parent, int64_t deadline)
   }
   goro__mu_init(&c->mu);
   atomic_init(&c->refs, 1);
+  atomic_init(&c->pins, 1);
   atomic_init(&c->err_pub, 0);
   atomic_init(&c->complete, false);
   GORO__IGNORE_VAR(c->refs); /* valgrind: atomics, their edges annotated */
+  GORO__IGNORE_VAR(c->pins);
   GORO__IGNORE_VAR(c->err_pub);
   GORO__IGNORE_VAR(c->complete);
   /* A deadline never extends the parent's: a later one is the parent's. */
@@ -432,4 +451,122 @@ int64_t
 goro_ctx_deadline(goro_ctx *c)
 {
   return c == NULL ? GORO_FOREVER : c->deadline;
+}
+
+/* ---- goro_signal_ctx ---------------------------------------------------- */
+
+/* signal.NotifyContext: a child cancelled when a signal of a set arrives.
+ * A watcher goroutine waits for a signal on sigs (registered with
+ * goro_signal_notify) or for the context's done; on a signal it cancels
+ * the context. The watcher holds no reference to the context (else its
+ * last release could never come): it reaches it through sw, under sw->mu,
+ * only while ctx_gone is false, and pins it there. The last strong
+ * release detaches sw (sets ctx_gone, stops the notification, which
+ * restores the signals' dispositions) before it returns, and never waits
+ * for the watcher, which may be the very thread running it. sw is freed
+ * by the last of the context and the watcher to let go of it. */
+struct sigwatch {
+  _Atomic int refs;   /* the context's and the watcher's */
+  pthread_mutex_t mu; /* guards ctx_gone, and ctx's use by the watcher */
+  bool ctx_gone;      /* finalized: ctx must not be pinned any more */
+  goro_ctx *ctx;
+  goro_chan *sigs; /* chan int, cap 1: one reference of ours */
+  goro_chan *done; /* ctx's done: one reference of ours */
+};
+
+static void
+sigwatch_release(struct sigwatch *sw)
+{
+  GORO__HAPPENS_BEFORE(&sw->refs);
+  if (atomic_fetch_sub_explicit(&sw->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  GORO__HAPPENS_AFTER(&sw->refs);
+  goro_chan_release(sw->sigs);
+  goro_chan_release(sw->done);
+  pthread_mutex_destroy(&sw->mu);
+  free(sw);
+}
+
+static void
+sigwatch_detach(struct sigwatch *sw)
+{
+  goro__mu_lock(&sw->mu);
+  sw->ctx_gone = true;
+  goro__mu_unlock(&sw->mu);
+  goro_signal_stop(sw->sigs);
+  sigwatch_release(sw);
+}
+
+/* The watcher: select { case <-sigs: cancel(); case <-ctx.Done(): }. */
+static void
+sigwatch_run(void *arg)
+{
+  struct sigwatch *sw = arg;
+  goro_case cases[] = {GORO_RECV_CASE(sw->sigs, NULL), GORO_RECV_CASE(sw->done, NULL)};
+  if (goro_select(cases, 2, GORO_FOREVER) == 0) {
+    goro__mu_lock(&sw->mu);
+    goro_ctx *c = sw->ctx_gone ? NULL : sw->ctx;
+    if (c != NULL)
+      pin(c);
+    goro__mu_unlock(&sw->mu);
+    if (c != NULL) {
+      cancel_tree(c, GORO_ECANCELED);
+      unpin(c); /* may free c, and finalize its parent: no wait on us */
+    }
+  }
+  sigwatch_release(sw);
+}
+
+goro_ctx *
+goro_signal_ctx(goro_ctx *parent, const sigset_t *set)
+{
+  if (set == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+  struct sigwatch *sw = malloc(sizeof *sw);
+  if (sw == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  sw->sigs = goro_chan_make(sizeof(int), 1);
+  if (sw->sigs == NULL) {
+    free(sw);
+    errno = ENOMEM;
+    return NULL;
+  }
+  goro_ctx *c = make_child(parent, INT64_MAX);
+  if (c == NULL) {
+    int e = errno;
+    goro_chan_release(sw->sigs);
+    free(sw);
+    errno = e;
+    return NULL;
+  }
+  int rc = goro_signal_notify(sw->sigs, set);
+  if (rc < 0) {
+    goro_chan_release(sw->sigs);
+    free(sw);
+    release(c);
+    errno = -rc;
+    return NULL;
+  }
+  goro__mu_init(&sw->mu);
+  atomic_init(&sw->refs, 1);
+  GORO__IGNORE_VAR(sw->refs);
+  sw->ctx_gone = false;
+  sw->ctx = c;
+  sw->done = goro_chan_retain(c->done);
+  c->sw = sw; /* c is not shared yet */
+  if (goro_ctx_err(c) != 0)
+    return c; /* a cancelled parent: no watcher, as in Go */
+  atomic_fetch_add_explicit(&sw->refs, 1, memory_order_relaxed);
+  rc = goro_go_named("goro_signal_ctx", sigwatch_run, sw);
+  if (rc < 0) {
+    sigwatch_release(sw); /* the watcher's */
+    release(c);           /* finalizes: detaches sw, stops the notification */
+    errno = -rc;
+    return NULL;
+  }
+  return c;
 }

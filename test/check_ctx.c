@@ -12,9 +12,11 @@
 
 #include <goro.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -670,6 +672,147 @@ START_TEST(test_workers_blocked_on_done_all_wake)
 }
 END_TEST
 
+/* ---- goro_signal_ctx ---------------------------------------------------- */
+
+static _Atomic int usr_handled; /* signals count_usr saw */
+
+static void
+count_usr(int sig)
+{
+  (void)sig;
+  atomic_fetch_add(&usr_handled, 1);
+}
+
+/* SIGUSR1 and SIGUSR2 handled by count_usr: the disposition a signal
+ * context must restore, and harmless if a signal comes late. */
+static void
+setup_usr_handlers(void)
+{
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = count_usr;
+  sigemptyset(&sa.sa_mask);
+  ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+  ck_assert_int_eq(sigaction(SIGUSR2, &sa, NULL), 0);
+}
+
+static bool
+handler_is_count_usr(int sig)
+{
+  struct sigaction sa;
+  ck_assert_int_eq(sigaction(sig, NULL, &sa), 0);
+  return sa.sa_handler == count_usr;
+}
+
+static sigset_t
+set_of(int sig)
+{
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  return set;
+}
+
+/* signal.NotifyContext: a signal of the set cancels the context (and its
+ * children), one outside the set does not; until the last release the
+ * signal is goro's, after it the old handler is back. */
+START_TEST(test_signal_ctx_is_cancelled_by_a_signal_of_its_set)
+{
+  setup_usr_handlers();
+  sigset_t usr1 = set_of(SIGUSR1);
+  goro_ctx *parent = with_cancel_checked(goro_ctx_background());
+  goro_ctx *c = goro_signal_ctx(parent, &usr1);
+  ck_assert_ptr_nonnull(c);
+  goro_ctx *child = with_cancel_checked(c);
+  assert_live(c, "before any signal");
+  ck_assert(!handler_is_count_usr(SIGUSR1));
+  ck_assert_int_eq(kill(getpid(), SIGUSR2), 0); /* not in the set */
+  int64_t end = goro_now() + 5 * GORO_SECOND;
+  while (atomic_load(&usr_handled) == 0 && goro_now() < end)
+    nap(1 * MS);
+  ck_assert_int_eq(atomic_load(&usr_handled), 1);
+  assert_live(c, "after a signal outside the set");
+  ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+  ck_assert(done_within(c, 5 * GORO_SECOND));
+  assert_cancelled(c, GORO_ECANCELED, "signalled");
+  assert_cancelled_soon(child, GORO_ECANCELED, "child of the signalled");
+  assert_live(parent, "parent");
+  ck_assert_int_eq(atomic_load(&usr_handled), 1); /* goro's, not count_usr's */
+  goro_ctx_release(child);
+  goro_ctx_release(c);
+  ck_assert(handler_is_count_usr(SIGUSR1)); /* restored before the release returned */
+  ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+  end = goro_now() + 5 * GORO_SECOND;
+  while (atomic_load(&usr_handled) < 2 && goro_now() < end)
+    nap(1 * MS);
+  ck_assert_int_eq(atomic_load(&usr_handled), 2);
+  goro_ctx_release(parent);
+}
+END_TEST
+
+/* Cancelled otherwise (its parent, or a cancelled parent at birth), it
+ * still holds the signals until its last release, and its watcher
+ * goroutine is gone (the teardown's leak check); a bad set is refused
+ * and changes nothing. */
+START_TEST(test_signal_ctx_cancelled_otherwise_and_refused_sets)
+{
+  setup_usr_handlers();
+  sigset_t usr1 = set_of(SIGUSR1);
+  goro_ctx *parent = with_cancel_checked(goro_ctx_background());
+  goro_ctx *c = goro_signal_ctx(parent, &usr1);
+  ck_assert_ptr_nonnull(c);
+  goro_ctx_cancel(parent);
+  assert_cancelled(c, GORO_ECANCELED, "child of a cancelled parent");
+  ck_assert(!handler_is_count_usr(SIGUSR1));
+  goro_ctx *born = goro_signal_ctx(parent, &usr1);
+  ck_assert_ptr_nonnull(born);
+  assert_cancelled(born, GORO_ECANCELED, "born under a cancelled parent");
+  goro_ctx_release(c);
+  ck_assert(!handler_is_count_usr(SIGUSR1)); /* born still asks for it */
+  goro_ctx_release(born);
+  ck_assert(handler_is_count_usr(SIGUSR1));
+  goro_ctx_release(parent);
+
+  sigset_t empty, kill9 = set_of(SIGKILL);
+  sigemptyset(&empty);
+  errno = 0;
+  ck_assert_ptr_null(goro_signal_ctx(goro_ctx_background(), &kill9));
+  ck_assert_int_eq(errno, EINVAL);
+  errno = 0;
+  ck_assert_ptr_null(goro_signal_ctx(goro_ctx_background(), &empty));
+  ck_assert_int_eq(errno, EINVAL);
+  errno = 0;
+  ck_assert_ptr_null(goro_signal_ctx(goro_ctx_background(), NULL));
+  ck_assert_int_eq(errno, EINVAL);
+  errno = 0;
+  ck_assert_ptr_null(goro_signal_ctx(NULL, &usr1));
+  ck_assert_int_eq(errno, EINVAL);
+  ck_assert(handler_is_count_usr(SIGUSR1));
+}
+END_TEST
+
+/* Many signal contexts made and released while signals arrive: each
+ * release restores the handler once the last one is gone, and nothing
+ * is left behind (ASan, the leak check). */
+START_TEST(test_signal_ctx_churn_with_signals)
+{
+  setup_usr_handlers();
+  sigset_t usr2 = set_of(SIGUSR2);
+  size_t n = scaled(200);
+  for (size_t i = 0; i < n; i++) {
+    goro_ctx *c = goro_signal_ctx(goro_ctx_background(), &usr2);
+    ck_assert_ptr_nonnull(c);
+    if (i % 2 == 0) {
+      ck_assert_int_eq(kill(getpid(), SIGUSR2), 0);
+      if (i % 4 == 0)
+        ck_assert(done_within(c, 5 * GORO_SECOND));
+    }
+    goro_ctx_release(c);
+    ck_assert(handler_is_count_usr(SIGUSR2));
+  }
+}
+END_TEST
+
 static Suite *
 ctx_suite(void)
 {
@@ -691,6 +834,12 @@ ctx_suite(void)
   tcase_add_test(tc, test_deadline_fires_with_etimedout_not_early);
   tcase_add_test(tc, test_timeout_and_deadline_never_outlive_the_parent);
   tcase_add_test(tc, test_cancelled_timeout_stays_ecanceled);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_make("signal", 30);
+  tcase_add_test(tc, test_signal_ctx_is_cancelled_by_a_signal_of_its_set);
+  tcase_add_test(tc, test_signal_ctx_cancelled_otherwise_and_refused_sets);
+  tcase_add_test(tc, test_signal_ctx_churn_with_signals);
   suite_add_tcase(s, tc);
 
   tc = tcase_make("races", 60);
