@@ -79,10 +79,10 @@ END_TEST
 /* Stop before it fires: true, and no value ever arrives. */
 START_TEST(test_timer_stop_before_firing_returns_true_and_nothing_arrives)
 {
-  goro_timer *t = timer_checked(40 * MS);
+  goro_timer *t = timer_checked(300 * MS);
   ck_assert(goro_timer_stop(t));
-  ck_assert(!goro_timer_stop(t)); /* already stopped */
-  assert_nothing_for(goro_timer_chan(t), 100 * MS);
+  ck_assert(!goro_timer_stop(t));                   /* already stopped */
+  assert_nothing_for(goro_timer_chan(t), 400 * MS); /* past its time */
   goro_timer_free(t);
 }
 END_TEST
@@ -374,13 +374,13 @@ END_TEST
 START_TEST(test_after_func_stopped_first_never_runs)
 {
   struct runrec r = {.runs = 0};
-  goro_timer *t = goro_after_func(30 * MS, record_run, &r);
+  goro_timer *t = goro_after_func(300 * MS, record_run, &r); /* long: valgrind is slow */
   ck_assert_ptr_nonnull(t);
   ck_assert(goro_timer_stop(t));
-  goro_timer *t2 = goro_after_func(40 * MS, record_run, &r);
+  goro_timer *t2 = goro_after_func(300 * MS, record_run, &r);
   ck_assert_ptr_nonnull(t2);
   goro_timer_free(t2); /* free stops it too */
-  nap(100 * MS);
+  nap(400 * MS);
   ck_assert_int_eq(atomic_load(&r.runs), 0);
   goro_timer_free(t);
   errno = 0;
