@@ -4,7 +4,9 @@
  *   0. signal.c's lock  (registrations; held while delivering, and by the
  *      fork handlers)
  *   1. goro__sched.mu   (pool, thread list, registry)
- *   1b. a context's lock (ctx.c; never two at once), or a group's (group.c)
+ *   1b. a context's lock (ctx.c; never two at once; before the timer lock
+ *      and channel locks); a group's lock and a signal context's watcher
+ *      lock (group.c, ctx.c) are taken alone
  *   2. the timer lock   (timer.c), then the channel-name table's lock
  *      (chan.c; otherwise taken alone)
  *   3. channel locks, by ascending address (select.c locks several)
