@@ -12,6 +12,7 @@
 
 #include <goro.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -386,6 +387,19 @@ START_TEST(test_cancelled_timeout_stays_ecanceled)
   assert_cancelled(c, GORO_ECANCELED, "after the deadline passed");
   assert_cancelled(child, GORO_ECANCELED, "child after the deadline passed");
   goro_ctx_release(child);
+  goro_ctx_release(c);
+}
+END_TEST
+
+/* Waiting forever on a deadline context's done is no deadlock: its timer
+ * is pending (the deadlock detector would end the process with status 2
+ * and fail the test). */
+START_TEST(test_waiting_forever_on_a_deadline_is_no_deadlock)
+{
+  goro_ctx *c = with_timeout_checked(goro_ctx_background(), 300 * MS);
+  goro_case cs = GORO_RECV_CASE(goro_ctx_done(c), NULL);
+  ck_assert_int_eq(goro_select(&cs, 1, GORO_FOREVER), 0);
+  assert_cancelled(c, GORO_ETIMEDOUT, "waited for");
   goro_ctx_release(c);
 }
 END_TEST
@@ -813,6 +827,33 @@ START_TEST(test_signal_ctx_churn_with_signals)
 }
 END_TEST
 
+static void *
+kill_usr1_later(void *arg)
+{
+  (void)arg;
+  nap(300 * MS);
+  kill(getpid(), SIGUSR1);
+  return NULL;
+}
+
+/* Waiting forever on a signal context's done is no deadlock either: a
+ * signal may come (here from a thread goro does not know). */
+START_TEST(test_waiting_forever_on_a_signal_ctx_is_no_deadlock)
+{
+  setup_usr_handlers();
+  sigset_t usr1 = set_of(SIGUSR1);
+  goro_ctx *c = goro_signal_ctx(goro_ctx_background(), &usr1);
+  ck_assert_ptr_nonnull(c);
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, kill_usr1_later, NULL), 0);
+  goro_case cs = GORO_RECV_CASE(goro_ctx_done(c), NULL);
+  ck_assert_int_eq(goro_select(&cs, 1, GORO_FOREVER), 0);
+  assert_cancelled(c, GORO_ECANCELED, "signalled");
+  pthread_join(th, NULL);
+  goro_ctx_release(c);
+}
+END_TEST
+
 static Suite *
 ctx_suite(void)
 {
@@ -834,12 +875,14 @@ ctx_suite(void)
   tcase_add_test(tc, test_deadline_fires_with_etimedout_not_early);
   tcase_add_test(tc, test_timeout_and_deadline_never_outlive_the_parent);
   tcase_add_test(tc, test_cancelled_timeout_stays_ecanceled);
+  tcase_add_test(tc, test_waiting_forever_on_a_deadline_is_no_deadlock);
   suite_add_tcase(s, tc);
 
   tc = tcase_make("signal", 30);
   tcase_add_test(tc, test_signal_ctx_is_cancelled_by_a_signal_of_its_set);
   tcase_add_test(tc, test_signal_ctx_cancelled_otherwise_and_refused_sets);
   tcase_add_test(tc, test_signal_ctx_churn_with_signals);
+  tcase_add_test(tc, test_waiting_forever_on_a_signal_ctx_is_no_deadlock);
   suite_add_tcase(s, tc);
 
   tc = tcase_make("races", 60);
