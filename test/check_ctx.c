@@ -827,12 +827,19 @@ START_TEST(test_signal_ctx_churn_with_signals)
 }
 END_TEST
 
+static _Atomic bool stop_killing;
+
+/* Raise SIGUSR1 in this thread every 100 ms until told to stop. (Sent to
+ * the process, the signal would go to the main thread, blocked in a futex
+ * wait, where ThreadSanitizer defers its handler until the wait ends.) */
 static void *
-kill_usr1_later(void *arg)
+kill_usr1_until_stopped(void *arg)
 {
   (void)arg;
-  nap(300 * MS);
-  kill(getpid(), SIGUSR1);
+  for (int i = 0; i < 100 && !atomic_load(&stop_killing); i++) {
+    nap(100 * MS);
+    raise(SIGUSR1);
+  }
   return NULL;
 }
 
@@ -845,10 +852,11 @@ START_TEST(test_waiting_forever_on_a_signal_ctx_is_no_deadlock)
   goro_ctx *c = goro_signal_ctx(goro_ctx_background(), &usr1);
   ck_assert_ptr_nonnull(c);
   pthread_t th;
-  ck_assert_int_eq(pthread_create(&th, NULL, kill_usr1_later, NULL), 0);
+  ck_assert_int_eq(pthread_create(&th, NULL, kill_usr1_until_stopped, NULL), 0);
   goro_case cs = GORO_RECV_CASE(goro_ctx_done(c), NULL);
   ck_assert_int_eq(goro_select(&cs, 1, GORO_FOREVER), 0);
   assert_cancelled(c, GORO_ECANCELED, "signalled");
+  atomic_store(&stop_killing, true);
   pthread_join(th, NULL);
   goro_ctx_release(c);
 }
