@@ -740,13 +740,13 @@ START_TEST(test_signal_ctx_is_cancelled_by_a_signal_of_its_set)
   goro_ctx *child = with_cancel_checked(c);
   assert_live(c, "before any signal");
   ck_assert(!handler_is_count_usr(SIGUSR1));
-  ck_assert_int_eq(kill(getpid(), SIGUSR2), 0); /* not in the set */
+  ck_assert_int_eq(raise(SIGUSR2), 0); /* not in the set */
   int64_t end = goro_now() + 5 * GORO_SECOND;
   while (atomic_load(&usr_handled) == 0 && goro_now() < end)
     nap(1 * MS);
   ck_assert_int_eq(atomic_load(&usr_handled), 1);
   assert_live(c, "after a signal outside the set");
-  ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+  ck_assert_int_eq(raise(SIGUSR1), 0);
   ck_assert(done_within(c, 5 * GORO_SECOND));
   assert_cancelled(c, GORO_ECANCELED, "signalled");
   assert_cancelled_soon(child, GORO_ECANCELED, "child of the signalled");
@@ -755,7 +755,7 @@ START_TEST(test_signal_ctx_is_cancelled_by_a_signal_of_its_set)
   goro_ctx_release(child);
   goro_ctx_release(c);
   ck_assert(handler_is_count_usr(SIGUSR1)); /* restored before the release returned */
-  ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+  ck_assert_int_eq(raise(SIGUSR1), 0);
   end = goro_now() + 5 * GORO_SECOND;
   while (atomic_load(&usr_handled) < 2 && goro_now() < end)
     nap(1 * MS);
@@ -817,7 +817,7 @@ START_TEST(test_signal_ctx_churn_with_signals)
     goro_ctx *c = goro_signal_ctx(goro_ctx_background(), &usr2);
     ck_assert_ptr_nonnull(c);
     if (i % 2 == 0) {
-      ck_assert_int_eq(kill(getpid(), SIGUSR2), 0);
+      ck_assert_int_eq(raise(SIGUSR2), 0);
       if (i % 4 == 0)
         ck_assert(done_within(c, 5 * GORO_SECOND));
     }
