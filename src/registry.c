@@ -326,10 +326,15 @@ goro__deadlock_scan(void)
  * it) are skipped then. */
 enum { LEAK_STATUS = 3 };
 
+/* A goroutine that has just done its last send or goro_wg_done may not
+ * have returned yet when main exits: wait up to a second for such
+ * goroutines, as goleak retries (no wait at all when none is alive). */
+static const int64_t LEAK_GRACE = GORO_SECOND;
+
 static void
 leakcheck_exit(int status)
 {
-  if (goro_leakcheck(0, stderr) == 0)
+  if (goro_leakcheck(LEAK_GRACE, stderr) == 0)
     return;
   fflush(NULL);
   _exit(status != 0 ? status : LEAK_STATUS);

@@ -33,13 +33,13 @@ struct counter_arg {
 static void
 counter_main(void *arg)
 {
-  struct counter_arg *a = arg;
+  goro_sendchan *out = ((struct counter_arg *)arg)->out; /* *arg: see squarer_main */
   for (int x = 0; x < PIPE_N; x++)
-    if (GORO_SEND_VAR(a->out, x) != 0)
+    if (GORO_SEND_VAR(out, x) != 0)
       BG_FAIL("counter: send %d failed", x);
-  if (goro_close(a->out) != 0)
+  if (goro_close(out) != 0)
     BG_FAIL("counter: close failed");
-  goro_sendchan_release(a->out);
+  goro_sendchan_release(out);
 }
 
 struct squarer_arg {
@@ -47,19 +47,23 @@ struct squarer_arg {
   goro_recvchan *in;
 };
 
+/* *a lives on the test's stack, which may be gone once out is closed:
+ * its fields are read first. */
 static void
 squarer_main(void *arg)
 {
   struct squarer_arg *a = arg;
-  for (int v; GORO_RECV_VAR(a->in, v) > 0;) {
+  goro_sendchan *out = a->out;
+  goro_recvchan *in = a->in;
+  for (int v; GORO_RECV_VAR(in, v) > 0;) {
     int sq = v * v;
-    if (GORO_SEND_VAR(a->out, sq) != 0)
+    if (GORO_SEND_VAR(out, sq) != 0)
       BG_FAIL("squarer: send failed");
   }
-  if (goro_close(a->out) != 0)
+  if (goro_close(out) != 0)
     BG_FAIL("squarer: close failed");
-  goro_sendchan_release(a->out);
-  goro_recvchan_release(a->in);
+  goro_sendchan_release(out);
+  goro_recvchan_release(in);
 }
 
 /* ---- Views -------------------------------------------------------------- */
