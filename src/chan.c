@@ -231,7 +231,9 @@ goro__chan_unlock(goro_chan *c)
 }
 
 /* Acquire: pairs with goro_chan_set_name's release, so the name's bytes
- * written before it was published are visible to whoever prints it. */
+ * written before it was published are visible to whoever prints it; a
+ * blocked thread republishes the pointer in its record with release
+ * (goro__block_begin), which a dump reads with acquire. */
 const char *
 goro__chan_name(goro_chan *c)
 {

@@ -199,7 +199,7 @@ goro__block_begin(struct goro__thread *t, enum goro__state s, enum goro__wait w,
                   const char *name)
 {
   atomic_store_explicit(&t->waitchan, chan, memory_order_relaxed);
-  atomic_store_explicit(&t->waitname, name, memory_order_relaxed);
+  atomic_store_explicit(&t->waitname, name, memory_order_release); /* see goro__chan_name */
   atomic_store_explicit(&t->state, s, memory_order_relaxed);
   atomic_fetch_add_explicit(&t->waitseq, 1, memory_order_relaxed);
   atomic_store_explicit(&t->wait, w, memory_order_release);

@@ -104,7 +104,7 @@ dump_one(FILE *out, struct goro__thread *t, int64_t now)
   int state = atomic_load_explicit(&t->state, memory_order_relaxed);
   int64_t since = atomic_load_explicit(&t->since, memory_order_relaxed);
   const void *chan = atomic_load_explicit(&t->waitchan, memory_order_relaxed);
-  const char *cname = atomic_load_explicit(&t->waitname, memory_order_relaxed);
+  const char *cname = atomic_load_explicit(&t->waitname, memory_order_acquire);
 
   char dur[48] = "";
   if (state != GORO__RUNNING && since != 0) {

@@ -1186,6 +1186,49 @@ END_TEST
 
 /* ---- Suite -------------------------------------------------------------- */
 
+/* Channel names are published with release and read with acquire, all
+ * the way to a dump in another thread: the name's bytes, written by the
+ * thread that set it, are never raced on (ThreadSanitizer checks). A
+ * goroutine renames its channel with fresh names and blocks on it while
+ * main dumps. */
+struct renamer {
+  goro_chan *c;
+  _Atomic bool stop;
+};
+
+static void
+renamer_main(void *arg)
+{
+  struct renamer *r = arg;
+  for (int i = 0; !atomic_load(&r->stop) && i < 2000; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "renamed-%d", i);
+    goro_chan_set_name(r->c, name);
+    goro_case k = GORO_RECV_CASE(r->c, NULL);
+    goro_select(&k, 1, 200 * GORO_MICROSECOND);
+  }
+}
+
+START_TEST(test_dump_reads_channel_names_published_by_other_threads)
+{
+  struct renamer r = {.c = goro_chan_make(0, 0)};
+  ck_assert_ptr_nonnull(r.c);
+  goro_wg *wg = goro_wg_make();
+  ck_assert_ptr_nonnull(wg);
+  ck_assert_int_eq(goro_wg_go(wg, renamer_main, &r), 0);
+  FILE *devnull = fopen("/dev/null", "w");
+  ck_assert_ptr_nonnull(devnull);
+  int64_t until = goro_now() + 300 * GORO_MILLISECOND;
+  while (goro_now() < until)
+    goro_dump(devnull);
+  atomic_store(&r.stop, true);
+  goro_wg_wait(wg);
+  fclose(devnull);
+  goro_wg_free(wg);
+  goro_chan_release(r.c);
+}
+END_TEST
+
 static Suite *
 registry_suite(void)
 {
@@ -1211,6 +1254,7 @@ registry_suite(void)
   tcase_add_test(tc, test_dump_of_idle_process_lists_no_goroutine);
   tcase_add_test(tc, test_dump_names_function_of_unnamed_goroutine);
   tcase_add_test(tc, test_dump_shows_address_and_hint_for_static_function);
+  tcase_add_test(tc, test_dump_reads_channel_names_published_by_other_threads);
   suite_add_tcase(s, tc);
 
   tc = tcase_make("deadlock", 120);
