@@ -69,6 +69,21 @@ slow_flag_main(void *arg)
 
 /* ---- Add, done, wait --------------------------------------------------- */
 
+/* goro_wg_add refuses both ways with GORO_ERANGE; its message must fit
+ * both (it used to say only "would go negative", also for an overflow). */
+START_TEST(test_wg_erange_message_fits_overflow_and_underflow)
+{
+  goro_wg *wg = wg_make_checked();
+  ck_assert_int_eq(goro_wg_add(wg, INT32_MAX), 0);
+  ck_assert_int_eq(goro_wg_add(wg, 1), GORO_ERANGE);
+  const char *msg = goro_strerror(GORO_ERANGE);
+  ck_assert_msg(strstr(msg, "INT32_MAX") != NULL && strstr(msg, "negative") != NULL,
+                "message: %s", msg);
+  ck_assert_int_eq(goro_wg_add(wg, -(int64_t)INT32_MAX), 0);
+  goro_wg_free(wg);
+}
+END_TEST
+
 START_TEST(test_wg_make_returns_a_group_whose_wait_returns_at_once)
 {
   goro_wg *wg = goro_wg_make();
@@ -541,6 +556,7 @@ wg_suite(void)
 
   tc = tcase_make("wg", 20);
   tcase_add_test(tc, test_wg_make_returns_a_group_whose_wait_returns_at_once);
+  tcase_add_test(tc, test_wg_erange_message_fits_overflow_and_underflow);
   tcase_add_test(tc, test_wg_add_and_done_return_zero_within_range);
   tcase_add_test(tc, test_wg_wait_blocks_until_the_counter_reaches_zero);
   tcase_add_test(tc, test_wg_wait_returns_after_every_goroutine_called_done);
