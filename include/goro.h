@@ -74,8 +74,8 @@ typedef struct goro_chan goro_chan;
 
 /* The bounds of goro_chan_make (Go's: an element under 64 KiB, a buffer
  * under a fixed maximum allocation). */
-#define GORO_CHAN_MAX_ELEMSIZE ((size_t)65535)
-#define GORO_CHAN_MAX_ALLOC    ((size_t)1 << (sizeof(size_t) >= 8 ? 40 : 30))
+#define GORO_CHAN_MAX_ELEMSIZE 65535u
+#define GORO_CHAN_MAX_ALLOC    (sizeof(size_t) >= 8 ? 1ull << 40 : 1ull << 30)
 
 /* A channel of elemsize-byte values with capacity cap, holding one
  * reference. Go: make(chan T, cap). NULL with errno EINVAL when elemsize
@@ -738,10 +738,10 @@ GORO_EXTERN GORO_NODISCARD int goro_closer(goro_wg *wg, goro_chan *c);
 
 /* ---- Time -------------------------------------------------------------- */
 
-#define GORO_NANOSECOND  ((int64_t)1)
-#define GORO_MICROSECOND ((int64_t)1000)
-#define GORO_MILLISECOND ((int64_t)1000000)
-#define GORO_SECOND      ((int64_t)1000000000)
+#define GORO_NANOSECOND  INT64_C(1) /* no casts: clean under -Wold-style-cast */
+#define GORO_MICROSECOND INT64_C(1000)
+#define GORO_MILLISECOND INT64_C(1000000)
+#define GORO_SECOND      INT64_C(1000000000)
 
 /* The monotonic clock, in nanoseconds. Go: time.Now() (monotonic part). */
 GORO_EXTERN int64_t goro_now(void);

@@ -17,6 +17,11 @@ main()
   bool linked = make != nullptr && select != nullptr && go != nullptr;
   bool ok = linked && c.chan == nullptr && GORO_FOREVER == INT64_MAX && GORO_EPIPE < 0;
   ok = ok && goro_strerror(GORO_EPIPE) != nullptr;
+  /* The constants expand without casts (-Wold-style-cast). */
+  int64_t second = GORO_SECOND;
+  ok = ok && second == 1000 * GORO_MILLISECOND && GORO_MILLISECOND == 1000 * GORO_MICROSECOND &&
+       GORO_MICROSECOND == 1000 * GORO_NANOSECOND;
+  ok = ok && GORO_CHAN_MAX_ELEMSIZE == 65535 && GORO_CHAN_MAX_ALLOC >= (1ull << 30);
 
   goro_chan *ch = goro_chan_make(sizeof(int), 1);
   const int in = 42;
