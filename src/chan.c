@@ -1011,6 +1011,8 @@ goro_chan_set_name(goro_chan *c, const char *name)
     names = n;
   }
   goro__mu_unlock(&names_mu);
-  if (n != NULL)
+  if (n != NULL) {
+    GORO__HAPPENS_BEFORE(n->s); /* valgrind: the release, keyed by the string */
     atomic_store_explicit(&c->name, n->s, memory_order_release);
+  }
 }

@@ -105,6 +105,8 @@ dump_one(FILE *out, struct goro__thread *t, int64_t now)
   int64_t since = atomic_load_explicit(&t->since, memory_order_relaxed);
   const void *chan = atomic_load_explicit(&t->waitchan, memory_order_relaxed);
   const char *cname = atomic_load_explicit(&t->waitname, memory_order_acquire);
+  if (cname != NULL)
+    GORO__HAPPENS_AFTER(cname); /* valgrind: its acquire (goro_chan_set_name) */
 
   char dur[48] = "";
   if (state != GORO__RUNNING && since != 0) {
