@@ -1,6 +1,6 @@
-/* ftpd.h - what the files of ftpd share (exercise 8.2, see main.c).
+/* ftpd.h - what the files of ftpd share (exercise 8.2, see tools/ftpd.c).
  *
- * Files: main.c (flags, the root, the listener, the accept loop and
+ * Files: ../ftpd.c (flags, the root, the listener, the accept loop and
  * shutdown), io.c (waiting on sockets, control lines and replies),
  * path.c (names confined to the root), session.c (one control connection:
  * login and the commands that need no data connection), transfer.c (data
@@ -39,7 +39,7 @@
  * LIST and NLST and refused in every path a client sends. */
 #define FTPD_TMP_PREFIX ".ftpd-tmp-"
 
-/* ---- configuration (main.c) ------------------------------------------- */
+/* ---- configuration (tools/ftpd.c) ---------------------------------------- */
 
 struct ftpd_config {
   int rootfd;              /* the root directory (O_RDONLY|O_DIRECTORY) */

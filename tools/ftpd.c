@@ -22,7 +22,7 @@
  */
 #include "config.h"
 
-#include "ftpd.h"
+#include "ftpd-src/ftpd.h"
 #include "tool.h"
 
 #include <errno.h>
