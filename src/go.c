@@ -231,6 +231,12 @@ static struct {
 static void
 handoff_reset(void)
 {
+  /* valgrind: lock-free counters, as every atomic of goro's (annotate.h);
+   * a fork child's reset would otherwise race with what a lost thread
+   * read of them in the parent. */
+  GORO__IGNORE_VAR(H.tail);
+  GORO__IGNORE_VAR(H.head);
+  GORO__IGNORE_VAR(H.avail);
   atomic_store_explicit(&H.tail, 0, memory_order_relaxed);
   atomic_store_explicit(&H.head, 0, memory_order_relaxed);
   atomic_store_explicit(&H.avail, 0, memory_order_relaxed);
