@@ -197,19 +197,21 @@ slot_get(int s, int *idx)
   return c;
 }
 
-/* Close channel i (at most one close may succeed); check the result. */
+/* Close channel i; exactly one close may succeed, every other returns
+ * GORO_EPIPE. Which close is first is the library's to decide: two
+ * workers that both set closing may reach goro_chan_close in either
+ * order, so the check is on the results, not on who set the flag. */
 static void
 close_chan(int i)
 {
-  bool was = atomic_exchange(&run.chans[i].closing, true);
+  atomic_store(&run.chans[i].closing, true);
   int rc = goro_chan_close(run.chans[i].c);
-  if (!was && rc != 0)
-    flunk("first close of channel %d returned %d (%s)", i, rc, goro_strerror(rc));
-  if (was && rc != GORO_EPIPE)
-    flunk("second close of channel %d returned %d, not GORO_EPIPE", i, rc);
-  if (!was && rc == 0) {
-    atomic_store(&run.chans[i].closed_ok, true);
+  if (rc == 0) {
+    if (atomic_exchange(&run.chans[i].closed_ok, true))
+      flunk("two closes of channel %d returned 0", i);
     atomic_fetch_add(&run.stat[ST_CLOSES], 1);
+  } else if (rc != GORO_EPIPE) {
+    flunk("close of channel %d returned %d (%s)", i, rc, goro_strerror(rc));
   }
 }
 
