@@ -203,7 +203,7 @@ broadcaster(void *arg)
     struct client *in, *out;
     goro_case cases[4] = {GORO_RECV_CASE(messages, &msg), GORO_RECV_CASE(entering, &in),
                           GORO_RECV_CASE(leaving, &out), GORO_RECV_CASE(stop, NULL)};
-    switch (goro_select(cases, 4, FOREVER)) {
+    switch (goro_select(cases, 4, GORO_FOREVER)) {
     case 0: /* broadcast an incoming message to every client but its sender */
       broadcast(line_make("%s: %s", msg.from->name, msg.text), msg.from);
       free(msg.text);
@@ -252,7 +252,7 @@ client_reader(void *arg)
       if (text == NULL)
         break;
       goro_case cases[2] = {GORO_SEND_CASE(cli->lines, &text), GORO_RECV_CASE(cli->quit, NULL)};
-      if (goro_select(cases, 2, FOREVER) != 0) {
+      if (goro_select(cases, 2, GORO_FOREVER) != 0) {
         free(text);
         break;
       }

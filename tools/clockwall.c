@@ -50,7 +50,7 @@ static bool
 send_update(const struct update *u)
 {
   goro_case cases[2] = {GORO_SEND_CASE(updates, u), GORO_RECV_CASE(done, NULL)};
-  return goro_select(cases, 2, FOREVER) == 0;
+  return goro_select(cases, 2, GORO_FOREVER) == 0;
 }
 
 /* One clock: dial, then for input.Scan() { updates <- line }. */
@@ -151,7 +151,7 @@ main(int argc, char **argv)
     struct update u;
     goro_case cases[3] = {GORO_RECV_CASE(goro_ticker_chan(ticker), NULL),
                           GORO_RECV_CASE(updates, &u), GORO_RECV_CASE(tool_shutdown_chan(), NULL)};
-    int k = goro_select(cases, 3, FOREVER);
+    int k = goro_select(cases, 3, GORO_FOREVER);
     if (k == 0) {
       print_row(n, false);
       printed++;

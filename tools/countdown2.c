@@ -28,12 +28,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifdef GORO_FOREVER
-#define FOREVER GORO_FOREVER
-#else
-#define FOREVER (-1)
-#endif
-
 /* os.Stdin.Read(make([]byte, 1)); abort <- struct{}{} -- on a byte only. */
 static void
 reader(void *arg)
@@ -95,7 +89,7 @@ main(int argc, char **argv)
         GORO_RECV_CASE(after, NULL), /* case <-time.After(period): */
         GORO_RECV_CASE(abort, NULL), /* case <-abort: */
     };
-    int which = goro_select(cases, 2, FOREVER);
+    int which = goro_select(cases, 2, GORO_FOREVER);
     goro_chan_release(after);
     if (which == 1) {
       printf("Launch aborted!\n");

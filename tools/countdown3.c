@@ -30,12 +30,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifdef GORO_FOREVER
-#define FOREVER GORO_FOREVER
-#else
-#define FOREVER (-1)
-#endif
-
 /* os.Stdin.Read(make([]byte, 1)); abort <- struct{}{} -- on a byte only. */
 static void
 reader(void *arg)
@@ -97,7 +91,7 @@ main(int argc, char **argv)
         GORO_RECV_CASE(goro_ticker_chan(ticker), NULL), /* case <-ticker.C: */
         GORO_RECV_CASE(abort, NULL),                    /* case <-abort: */
     };
-    if (goro_select(cases, 2, FOREVER) == 1) {
+    if (goro_select(cases, 2, GORO_FOREVER) == 1) {
       printf("Launch aborted!\n");
       goro_ticker_stop(ticker);
       return 0;

@@ -208,7 +208,7 @@ main(int argc, char **argv)
           GORO_SEND_CASE(unseen_links, &unseen[i]),
           GORO_RECV_CASE(cancel->done, NULL),
       };
-      if (goro_select(cases, 2, FOREVER) == 1)
+      if (goro_select(cases, 2, GORO_FOREVER) == 1)
         n--; /* cancelled: the link is dropped */
     }
   }

@@ -30,12 +30,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#ifdef GORO_FOREVER
-#define FOREVER GORO_FOREVER
-#else
-#define FOREVER (-1)
-#endif
-
 static bool verbose;       /* -v */
 static bool bytes_flag;    /* -b */
 static atomic_bool failed; /* a directory could not be read */
@@ -137,7 +131,7 @@ main(int argc, char **argv)
         GORO_RECV_CASE(w.fileSizes, &b),
         GORO_RECV_CASE(tick, &now),
     };
-    int k = goro_select(cases, 2, FOREVER);
+    int k = goro_select(cases, 2, GORO_FOREVER);
     if (k == 0) { /* case size, ok := <-fileSizes */
       if (!cases[0].ok)
         break; /* fileSizes was closed */

@@ -50,12 +50,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifdef GORO_FOREVER
-#define FOREVER GORO_FOREVER
-#else
-#define FOREVER (-1)
-#endif
-
 static bool verbose;       /* -v */
 static bool bytes_flag;    /* -b */
 static atomic_bool failed; /* a directory could not be read */
@@ -126,7 +120,7 @@ dirents(const char *dir, bool root, struct du_dirents *d)
       GORO_SEND_CASE(sema, NULL), /* acquire token */
       GORO_RECV_CASE(done, NULL),
   };
-  if (goro_select(cases, 2, FOREVER) != 0)
+  if (goro_select(cases, 2, GORO_FOREVER) != 0)
     return; /* cancelled */
   char op[4096];
   int err = du_dirents_read(dir, root, d, op, sizeof op);
@@ -307,7 +301,7 @@ main(int argc, char **argv)
         GORO_RECV_CASE(fileSizes, &b),
         GORO_RECV_CASE(tick, &now),
     };
-    int k = goro_select(cases, 3, FOREVER);
+    int k = goro_select(cases, 3, GORO_FOREVER);
     if (k == 0) { /* case <-done */
       // Drain fileSizes to allow existing goroutines to finish.
       while (goro_chan_recv(fileSizes, &b) > 0) {

@@ -179,7 +179,7 @@ main(int argc, char **argv)
   /* The accept loop, as the book's: for { conn := Accept(); go handle(conn) } */
   uint64_t id = 0;
   for (;;) {
-    int w = io_wait(ln, POLLIN, -1, FOREVER);
+    int w = io_wait(ln, POLLIN, -1, GORO_FOREVER);
     if (w == IO_STOP)
       break;
     struct sockaddr_storage peer;

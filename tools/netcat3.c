@@ -82,7 +82,7 @@ main(int argc, char **argv)
 
   /* <-done, or a signal: then end the copy to stdout and still wait. */
   goro_case cases[2] = {GORO_RECV_CASE(done, NULL), GORO_RECV_CASE(tool_shutdown_chan(), NULL)};
-  if (goro_select(cases, 2, FOREVER) == 1) {
+  if (goro_select(cases, 2, GORO_FOREVER) == 1) {
     shutdown(conn, SHUT_RDWR);
     goro_chan_recv(done, NULL);
   }

@@ -104,7 +104,7 @@ scan(void *arg)
       if (text == NULL)
         break;
       goro_case cases[2] = {GORO_SEND_CASE(c->lines, &text), GORO_RECV_CASE(c->quit, NULL)};
-      if (goro_select(cases, 2, FOREVER) != 0) {
+      if (goro_select(cases, 2, GORO_FOREVER) != 0) {
         free(text);
         break;
       }

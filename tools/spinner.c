@@ -22,12 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef GORO_FOREVER
-#define FOREVER GORO_FOREVER
-#else
-#define FOREVER (-1)
-#endif
-
 /* fib(92) is the largest that fits in int64_t. */
 enum { MAX_N = 92 };
 

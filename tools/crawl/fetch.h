@@ -20,12 +20,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#ifdef GORO_FOREVER
-#define FOREVER GORO_FOREVER
-#else
-#define FOREVER (-1)
-#endif
-
 /* A done channel (element size 0) and its wake-up pipe. */
 struct fetch_cancel {
   goro_chan *done; /* closed by fetch_cancel_fire, once */

@@ -25,12 +25,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#ifdef GORO_FOREVER
-#define FOREVER GORO_FOREVER
-#else
-#define FOREVER (-1)
-#endif
-
 /* The longest command line accepted, without its CRLF. */
 #define FTPD_MAXLINE 4096
 /* The longest virtual path (what PWD shows). */
@@ -66,7 +60,7 @@ enum io_status {
 };
 
 /* Waits until fd is ready for events (POLLIN or POLLOUT), at most
- * timeout_ns (FOREVER or 0: no limit). Returns IO_STOP as soon as the
+ * timeout_ns (GORO_FOREVER or 0: no limit). Returns IO_STOP as soon as the
  * stop pipe is readable, and, when ctrl >= 0, IO_GONE as soon as the
  * client closed or reset that control connection (POLLRDHUP: pending
  * commands on it do not count). EINTR is retried. */

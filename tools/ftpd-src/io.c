@@ -28,7 +28,7 @@
 int
 io_wait(int fd, short events, int ctrl, int64_t timeout_ns)
 {
-  bool limit = timeout_ns > 0 && timeout_ns != FOREVER;
+  bool limit = timeout_ns > 0 && timeout_ns != GORO_FOREVER;
   int64_t deadline = limit ? goro_now() + timeout_ns : 0;
   struct pollfd p[3] = {
       {.fd = fd, .events = events},

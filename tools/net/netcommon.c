@@ -382,7 +382,7 @@ watch_client(void *arg)
 {
   (void)arg;
   goro_case cs[2] = {GORO_RECV_CASE(tool_shutdown_chan(), NULL), GORO_RECV_CASE(client_quit, NULL)};
-  if (goro_select(cs, 2, FOREVER) == 0)
+  if (goro_select(cs, 2, GORO_FOREVER) == 0)
     net_wake();
 }
 

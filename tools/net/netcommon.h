@@ -19,12 +19,6 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#ifdef GORO_FOREVER
-#define FOREVER GORO_FOREVER
-#else
-#define FOREVER (-1)
-#endif
-
 /* ---- Servers ------------------------------------------------------------- */
 
 /* The open connections of a server. Thread-safe. */
