@@ -580,13 +580,16 @@ tick_counter(void *arg)
 START_TEST(test_ticker_in_a_select_loop_until_done_is_closed)
 {
   const int64_t p = 10 * MS;
+  /* The clock starts before the ticker: its ticks are due at start + k*p,
+   * so every tick counted is due within el, however slow the set-up
+   * (helgrind took 20 ms between the ticker and a later m0). */
+  int64_t m0 = mono_ns();
   goro_ticker *t = goro_ticker_make(p);
   ck_assert_ptr_nonnull(t);
   goro_chan *done = goro_chan_make(0, 0);
   ck_assert_ptr_nonnull(done);
   struct tick_loop l = {goro_ticker_chan(t), done, 0};
   goro_wg *wg = wg_make_checked();
-  int64_t m0 = mono_ns();
   wg_go_checked(wg, tick_counter, &l);
   nap(200 * MS);
   ck_assert_int_eq(goro_chan_close(done), 0);
