@@ -13,20 +13,19 @@
  * the pool when its goroutine returns, and the last goroutine to return
  * ends the process (forked_alone, fork_orphaned).
  *
- * Every thread that blocks in goro, worker or not, has a record (struct
- * goro__thread) on goro__sched.threads; records are recycled through
- * goro__sched.free and never freed, so a late unpark stays harmless.
+ * A worker is a thread record (thread.c) with is_worker set.
  *
- * Invariants, under goro__sched.mu:
- *   t is on the idle stack iff t->is_idle; such a worker is parked or
- *   about to park, and only the thread that pops it (clearing is_idle)
- *   unparks it, exactly once;
- *   nthreads counts the thread list, nidle the idle stack.
- * Lock order: goro__sched.mu, then a parker's lock (see internal.h).
+ * Invariants, under goro__threads.mu:
+ *   t is on the idle stack (pool.idle, linked by t->link) iff t->is_idle;
+ *   such a worker is parked or about to park, and only the thread that
+ *   pops it (clearing is_idle) unparks it, exactly once;
+ *   pool.nidle counts the idle stack.
+ * Lock order: goro__threads.mu, then a parker's lock (see internal.h).
  */
 #include "config.h"
 
 #include "internal.h"
+#include "ring.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -38,145 +37,20 @@
 enum { MAX_IDLE = 2048 };
 static const int64_t IDLE_TIMEOUT = 10 * GORO_SECOND;
 
-struct goro__sched goro__sched = {.mu = PTHREAD_MUTEX_INITIALIZER};
+/* The idle stack, under goro__threads.mu. */
+static struct {
+  struct goro__thread *idle; /* idle workers asleep, LIFO, linked by link */
+  size_t nidle;
+} pool;
 
 static _Atomic uint64_t next_id = 1;
 static _Atomic size_t ngoroutines;
 GORO__IGNORE_STATIC(next_id); /* valgrind: counters */
 GORO__IGNORE_STATIC(ngoroutines);
-_Thread_local struct goro__thread *goro__tls_self;
-static pthread_key_t foreign_key; /* destructor unregisters a foreign thread */
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT; /* init, below */
 static size_t stack_size; /* 0: the system default */
 
 static void init(void);
-
-/* ---- records ------------------------------------------------------------ */
-
-/* A zeroed record, from the free list or fresh. goro__sched.mu held. */
-static struct goro__thread *
-record_get_locked(void)
-{
-  struct goro__thread *t = goro__sched.free;
-  if (t != NULL) {
-    goro__sched.free = t->idle_next;
-  } else {
-    t = malloc(sizeof *t);
-    if (t == NULL)
-      return NULL;
-    goro__parker_init(&t->parker);
-    /* valgrind: the registry fields are snapshots (internal.h). */
-    GORO__IGNORE_VAR(t->id);
-    GORO__IGNORE_VAR(t->state);
-    GORO__IGNORE_VAR(t->wait);
-    GORO__IGNORE_VAR(t->waitseq);
-    GORO__IGNORE_VAR(t->since);
-    GORO__IGNORE_VAR(t->waitchan);
-    GORO__IGNORE_VAR(t->waitname);
-    GORO__IGNORE_VAR(t->tid);
-  }
-  atomic_init(&t->id, 0);
-  atomic_init(&t->state, GORO__RUNNING);
-  atomic_init(&t->wait, GORO__WAIT_NONE);
-  atomic_init(&t->waitseq, 0);
-  atomic_init(&t->since, 0);
-  atomic_init(&t->waitchan, NULL);
-  atomic_init(&t->waitname, NULL);
-  t->idle_next = NULL;
-  t->is_worker = t->is_idle = false;
-  t->fn = NULL;
-  t->arg = NULL;
-  t->wg = NULL;
-  t->name[0] = '\0';
-  atomic_init(&t->tid, 0);
-  return t;
-}
-
-static void
-list_add_locked(struct goro__thread *t)
-{
-  t->prev = NULL;
-  t->next = goro__sched.threads;
-  if (t->next)
-    t->next->prev = t;
-  goro__sched.threads = t;
-  goro__sched.nthreads++;
-}
-
-static void
-list_remove_locked(struct goro__thread *t)
-{
-  if (t->prev)
-    t->prev->next = t->next;
-  else
-    goro__sched.threads = t->next;
-  if (t->next)
-    t->next->prev = t->prev;
-  goro__sched.nthreads--;
-}
-
-/* Unregister t and put its record on the free list. */
-static void
-record_retire_locked(struct goro__thread *t)
-{
-  list_remove_locked(t);
-  t->idle_next = goro__sched.free;
-  goro__sched.free = t;
-}
-
-static pid_t
-gettid_(void)
-{
-#ifdef SYS_gettid
-  return (pid_t)syscall(SYS_gettid);
-#else
-  return 0;
-#endif
-}
-
-static void
-foreign_exit(void *arg)
-{
-  struct goro__thread *t = arg;
-  atomic_fetch_sub_explicit(&goro__nawake, 1, memory_order_relaxed);
-  goro__mu_lock(&goro__sched.mu);
-  record_retire_locked(t);
-  goro__mu_unlock(&goro__sched.mu);
-  goro__tls_self = NULL;
-}
-
-struct goro__thread *
-goro__self_slow(void)
-{
-  struct goro__thread *t;
-  pthread_once(&init_once, init);
-  goro__mu_lock(&goro__sched.mu);
-  t = record_get_locked();
-  if (t != NULL) {
-    atomic_store_explicit(&t->tid, gettid_(), memory_order_relaxed);
-    list_add_locked(t);
-  }
-  goro__mu_unlock(&goro__sched.mu);
-  if (t == NULL)
-    return NULL;
-  atomic_fetch_add_explicit(&goro__nawake, 1, memory_order_relaxed);
-  goro__tls_self = t;
-  pthread_setspecific(foreign_key, t);
-  return t;
-}
-
-/* ---- waiting ------------------------------------------------------------ */
-
-bool
-goro__wait(struct goro__thread *t, int64_t deadline, bool spin)
-{
-  if (spin && goro__park_spin(&t->parker))
-    return true;
-  if (atomic_load_explicit(&t->wait, memory_order_relaxed) == GORO__WAIT_FOREVER)
-    goro__deadlock_poke();
-  atomic_store_explicit(&t->since, goro__now(), memory_order_relaxed);
-  return goro__park_sleep(&t->parker, deadline);
-}
 
 /* ---- the hand-off ring ----------------------------------------------------
  *
@@ -202,135 +76,98 @@ goro__wait(struct goro__thread *t, int64_t deadline, bool spin)
  * without an awake worker to run it, and none is lost: a spawner that
  * finds the ring full (more pollers than slots) hands its promise back.
  *
- * Slot stamps: slot i holds seq == pos when free for the push at pos,
- * pos + 1 once that push is written, pos + HANDOFF_CAP once popped. The
- * release store of a stamp publishes the slot's job; the acquire load
- * that sees it makes the job visible. */
+ * The ring is ring.h's; a job is copied in and out whole. */
 enum { HANDOFF_CAP = 64 };
 
 struct job {
   goro_fn *fn;
   void *arg;
-  goro_wg *wg;
+  goro_fn *then;
+  void *then_arg;
   uint64_t id;
   char name[GORO__NAME_SIZE];
 };
 
-struct handoff_slot {
-  _Atomic size_t seq;
-  struct job job;
-};
-
 static struct {
-  _Alignas(64) _Atomic size_t tail; /* next push */
-  _Alignas(64) _Atomic size_t head; /* next pop */
-  _Alignas(64) _Atomic int avail;   /* pollers not yet promised a goroutine */
-  _Alignas(64) struct handoff_slot slot[HANDOFF_CAP];
-} H;
+  _Alignas(64) _Atomic int avail; /* pollers not yet promised a goroutine */
+  _Alignas(64) struct goro__ring ring;
+  unsigned char slots[HANDOFF_CAP * (sizeof(size_t) + sizeof(struct job))];
+} handoff;
+_Static_assert(offsetof(__typeof__(handoff), slots) ==
+                   offsetof(__typeof__(handoff), ring) + sizeof(struct goro__ring),
+               "the hand-off ring's slots follow it");
 
+static void
+handoff_init(void)
+{
+  GORO__ASSERT(goro__ring_stride(sizeof(struct job)) * HANDOFF_CAP <= sizeof handoff.slots);
+  goro__ring_init(&handoff.ring, sizeof(struct job), HANDOFF_CAP);
+  atomic_init(&handoff.avail, 0);
+  /* valgrind: a counter of promises (annotate.h); a fork child's reset
+   * would otherwise race with what a lost thread read of it. */
+  GORO__IGNORE_VAR(handoff.avail);
+}
+
+/* In a fork child: its pollers are gone, and whatever they were promised. */
 static void
 handoff_reset(void)
 {
-  /* valgrind: lock-free counters, as every atomic of goro's (annotate.h);
-   * a fork child's reset would otherwise race with what a lost thread
-   * read of them in the parent. */
-  GORO__IGNORE_VAR(H.tail);
-  GORO__IGNORE_VAR(H.head);
-  GORO__IGNORE_VAR(H.avail);
-  atomic_store_explicit(&H.tail, 0, memory_order_relaxed);
-  atomic_store_explicit(&H.head, 0, memory_order_relaxed);
-  atomic_store_explicit(&H.avail, 0, memory_order_relaxed);
-  for (size_t i = 0; i < HANDOFF_CAP; i++)
-    atomic_store_explicit(&H.slot[i].seq, i, memory_order_relaxed);
+  GORO__IGNORE_VAR(handoff.ring.head); /* valgrind: as handoff.avail */
+  GORO__IGNORE_VAR(handoff.ring.tail);
+  goro__ring_reset(&handoff.ring);
+  atomic_store_explicit(&handoff.avail, 0, memory_order_relaxed);
 }
 
 /* Take a promise without waiting: true if a poller was free. */
 static bool
 promise_take(void)
 {
-  int a = atomic_load_explicit(&H.avail, memory_order_relaxed);
+  int a = atomic_load_explicit(&handoff.avail, memory_order_relaxed);
   while (a > 0)
-    if (atomic_compare_exchange_weak_explicit(&H.avail, &a, a - 1, memory_order_relaxed,
+    if (atomic_compare_exchange_weak_explicit(&handoff.avail, &a, a - 1, memory_order_relaxed,
                                               memory_order_relaxed))
       return true;
   return false;
 }
 
-/* Push a promised job; false if the ring is full (the caller hands the
- * promise back). */
+/* Push a promised job; false if the ring is full, or its next slot not
+ * yet freed by a pop (the caller hands the promise back). */
 static bool
-handoff_push(goro_fn *fn, void *arg, goro_wg *wg, uint64_t id, const char *name)
+handoff_push(const struct job *job)
 {
-  size_t pos = atomic_load_explicit(&H.tail, memory_order_relaxed);
-  struct handoff_slot *sl;
-  for (;;) {
-    sl = &H.slot[pos % HANDOFF_CAP];
-    size_t seq = atomic_load_explicit(&sl->seq, memory_order_acquire);
-    intptr_t dif = (intptr_t)(seq - pos);
-    if (dif == 0) {
-      if (atomic_compare_exchange_weak_explicit(&H.tail, &pos, pos + 1, memory_order_relaxed,
-                                                memory_order_relaxed))
-        break;
-    } else if (dif < 0) {
-      return false; /* the slot still holds the job of a lap ago */
-    } else {
-      pos = atomic_load_explicit(&H.tail, memory_order_relaxed);
-    }
-  }
-  sl->job.fn = fn;
-  sl->job.arg = arg;
-  sl->job.wg = wg;
-  sl->job.id = id;
-  if (name != NULL)
-    snprintf(sl->job.name, sizeof sl->job.name, "%s", name);
-  else
-    sl->job.name[0] = '\0';
-  atomic_store_explicit(&sl->seq, pos + 1, memory_order_release);
-  return true;
+  return goro__ring_push_nowait(&handoff.ring, job) == GORO__RING_OK;
 }
 
 /* Pop a job into t's record and mark t running; false if the ring is
- * empty. The pop's CAS and the marking happen under goro__sched.mu, and
- * the deadlock detector reads the ring and every record under it too: to
- * the detector a goroutine is always either in the ring or in a worker
- * that runs. (Marked after the lock, a worker descheduled between its CAS
- * and the marking across two scans read as idle with the ring empty, and
- * a waiting main was reported deadlocked.) The lock is taken only once a
- * slot looks published, so pollers of an empty ring never touch it. */
+ * empty. The pop and the marking happen under goro__threads.mu, and the
+ * deadlock detector reads the ring and every record under it too: to the
+ * detector a goroutine is always either in the ring or in a worker that
+ * runs. (Marked after the lock, a worker descheduled between its pop and
+ * the marking across two scans read as idle with the ring empty, and a
+ * waiting main was reported deadlocked.) The lock is taken only once a
+ * push has claimed a slot, so pollers of an empty ring never touch it;
+ * a pop that finds that push not yet written does not wait for it. */
 static bool
 handoff_pop(struct goro__thread *t)
 {
-  size_t pos = atomic_load_explicit(&H.head, memory_order_relaxed);
-  struct handoff_slot *sl = &H.slot[pos % HANDOFF_CAP];
-  if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != pos + 1)
-    return false; /* empty, its push not yet written, or head moved on */
-  goro__mu_lock(&goro__sched.mu);
-  for (;;) {
-    sl = &H.slot[pos % HANDOFF_CAP];
-    size_t seq = atomic_load_explicit(&sl->seq, memory_order_acquire);
-    intptr_t dif = (intptr_t)(seq - (pos + 1));
-    if (dif == 0) {
-      if (atomic_compare_exchange_weak_explicit(&H.head, &pos, pos + 1, memory_order_relaxed,
-                                                memory_order_relaxed))
-        break;
-    } else if (dif < 0) {
-      goro__mu_unlock(&goro__sched.mu);
-      return false; /* empty, or its push not yet written */
-    } else {
-      pos = atomic_load_explicit(&H.head, memory_order_relaxed);
-    }
+  if (!goro__ring_pending(&handoff.ring))
+    return false;
+  struct job job;
+  goro__mu_lock(&goro__threads.mu);
+  if (goro__ring_pop_nowait(&handoff.ring, &job) != GORO__RING_OK) {
+    goro__mu_unlock(&goro__threads.mu);
+    return false;
   }
   if (goro__test_handoff_popped != NULL)
     goro__test_handoff_popped();
-  struct job *job = &sl->job;
-  t->fn = job->fn;
-  t->arg = job->arg;
-  t->wg = job->wg;
-  atomic_store_explicit(&t->id, job->id, memory_order_relaxed);
-  memcpy(t->name, job->name, sizeof t->name);
+  t->fn = job.fn;
+  t->arg = job.arg;
+  t->then = job.then;
+  t->then_arg = job.then_arg;
+  atomic_store_explicit(&t->id, job.id, memory_order_relaxed);
+  memcpy(t->name, job.name, sizeof t->name);
   goro__block_end(t);
-  atomic_store_explicit(&sl->seq, pos + HANDOFF_CAP, memory_order_release);
-  goro__mu_unlock(&goro__sched.mu);
+  goro__mu_unlock(&goro__threads.mu);
   return true;
 }
 
@@ -343,8 +180,7 @@ poll_cb(void *t)
 bool
 goro__handoff_pending(void)
 {
-  return atomic_load_explicit(&H.head, memory_order_relaxed) !=
-         atomic_load_explicit(&H.tail, memory_order_relaxed);
+  return goro__ring_pending(&handoff.ring);
 }
 
 /* ---- workers ------------------------------------------------------------ */
@@ -408,20 +244,19 @@ fork_child_end_if_last(struct goro__thread *self)
     long own = 1;
     bool others = false;
     pid_t leader = getpid();
-    goro__mu_lock(&goro__sched.mu);
-    for (struct goro__thread *t = goro__sched.threads; t != NULL && !others; t = t->next) {
+    goro__mu_lock(&goro__threads.mu);
+    for (struct goro__thread *t = goro__threads.list; t != NULL && !others; t = t->next) {
       if (atomic_load_explicit(&t->tid, memory_order_relaxed) == leader)
         own--; /* still registered: counted below, or as self */
       if (t == self)
         continue;
       if ((t->is_worker && atomic_load_explicit(&t->id, memory_order_relaxed) == 0) ||
-          atomic_load_explicit(&t->state, memory_order_relaxed) == GORO__TIMER ||
-          goro__is_signal_thread(t))
+          t->is_service)
         own++;
       else
         others = true;
     }
-    goro__mu_unlock(&goro__sched.mu);
+    goro__mu_unlock(&goro__threads.mu);
     if (!others && n == own + 1) {
       if (atomic_exchange_explicit(&fork_ending, true, memory_order_relaxed))
         return; /* another thread is ending the process */
@@ -468,22 +303,23 @@ run_goroutine(struct goro__thread *t)
 #ifdef GORO_DEBUG
   mask_check(t);
 #endif
-  goro_wg *wg = t->wg;
+  goro_fn *then = t->then;
+  void *then_arg = t->then_arg;
   atomic_store_explicit(&t->id, 0, memory_order_relaxed);
   /* seq_cst (not only release): see fork_orphaned. */
   atomic_fetch_sub_explicit(&ngoroutines, 1, memory_order_seq_cst);
-  if (wg != NULL)
-    goro_wg_done(wg);
+  if (then != NULL)
+    then(then_arg);
 }
 
-/* Unlink t from the idle stack. goro__sched.mu held. */
+/* Unlink t from the idle stack. goro__threads.mu held. */
 static void
 idle_unlink(struct goro__thread *t)
 {
-  struct goro__thread **pp = &goro__sched.idle;
+  struct goro__thread **pp = &pool.idle;
   while (*pp != t)
-    pp = &(*pp)->idle_next;
-  *pp = t->idle_next;
+    pp = &(*pp)->link;
+  *pp = t->link;
 }
 
 /* Wait as an idle worker until handed a goroutine (true; its job is in
@@ -493,9 +329,9 @@ idle_unlink(struct goro__thread *t)
 static bool
 idle_wait(struct goro__thread *t)
 {
-  goro__block_begin(t, GORO__IDLE, GORO__WAIT_IDLE, NULL, NULL);
+  goro__block_begin(t, GORO__IDLE, GORO__BLOCKED_IDLE, NULL, NULL);
   if (goro__spin_claim(true)) {
-    atomic_fetch_add_explicit(&H.avail, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&handoff.avail, 1, memory_order_relaxed);
     if (goro__spin_claimed_until(poll_cb, t, &t->parker.relax))
       return true;
     /* Awake time is over: give up a promise, or take the goroutine
@@ -507,28 +343,28 @@ idle_wait(struct goro__thread *t)
     }
   }
 
-  goro__mu_lock(&goro__sched.mu);
-  if (goro__sched.nidle >= MAX_IDLE) {
-    goro__mu_unlock(&goro__sched.mu);
+  goro__mu_lock(&goro__threads.mu);
+  if (pool.nidle >= MAX_IDLE) {
+    goro__mu_unlock(&goro__threads.mu);
     return false;
   }
   t->is_idle = true;
-  t->idle_next = goro__sched.idle;
-  goro__sched.idle = t;
-  goro__sched.nidle++;
-  goro__mu_unlock(&goro__sched.mu);
+  t->link = pool.idle;
+  pool.idle = t;
+  pool.nidle++;
+  goro__mu_unlock(&goro__threads.mu);
 
   if (goro__park_sleep(&t->parker, goro__deadline(IDLE_TIMEOUT)))
     return true; /* handed work */
-  goro__mu_lock(&goro__sched.mu);
+  goro__mu_lock(&goro__threads.mu);
   if (t->is_idle) {
     idle_unlink(t);
-    goro__sched.nidle--;
+    pool.nidle--;
     t->is_idle = false;
-    goro__mu_unlock(&goro__sched.mu);
+    goro__mu_unlock(&goro__threads.mu);
     return false;
   }
-  goro__mu_unlock(&goro__sched.mu);
+  goro__mu_unlock(&goro__threads.mu);
   goro__park(&t->parker, -1, false); /* popped just now: the hand-off is on its way */
   return true;
 }
@@ -539,7 +375,7 @@ worker_main(void *arg)
   struct goro__thread *t = arg;
   goro__tls_self = t;
   pthread_sigmask(SIG_SETMASK, &worker_mask, NULL); /* created with all blocked */
-  atomic_store_explicit(&t->tid, gettid_(), memory_order_relaxed);
+  atomic_store_explicit(&t->tid, goro__gettid(), memory_order_relaxed);
   atomic_fetch_add_explicit(&goro__nawake, 1, memory_order_relaxed);
   do {
     goro__block_end(t);
@@ -552,9 +388,9 @@ worker_main(void *arg)
     fork_child_end_if_last(t);
   }
   atomic_fetch_sub_explicit(&goro__nawake, 1, memory_order_relaxed);
-  goro__mu_lock(&goro__sched.mu);
-  record_retire_locked(t);
-  goro__mu_unlock(&goro__sched.mu);
+  goro__mu_lock(&goro__threads.mu);
+  goro__record_retire_locked(t);
+  goro__mu_unlock(&goro__threads.mu);
   goro__tls_self = NULL;
   return NULL;
 }
@@ -593,14 +429,14 @@ start_worker(struct goro__thread *t)
   return 0;
 }
 
-/* Pop the idle stack's top, or NULL. goro__sched.mu held. */
+/* Pop the idle stack's top, or NULL. goro__threads.mu held. */
 static struct goro__thread *
 idle_pop(void)
 {
-  struct goro__thread *t = goro__sched.idle;
+  struct goro__thread *t = pool.idle;
   if (t != NULL) {
-    goro__sched.idle = t->idle_next;
-    goro__sched.nidle--;
+    pool.idle = t->link;
+    pool.nidle--;
     t->is_idle = false;
   }
   return t;
@@ -629,7 +465,7 @@ promise_wait(void)
   do {
     for (int i = 0; i < 16 && !got; i++) {
       goro__cpu_relax();
-      got = atomic_load_explicit(&H.avail, memory_order_relaxed) > 0 && promise_take();
+      got = atomic_load_explicit(&handoff.avail, memory_order_relaxed) > 0 && promise_take();
     }
   } while (!got && goro__now() < end);
   if (got)
@@ -640,43 +476,47 @@ promise_wait(void)
 }
 
 int
-goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg)
+goro__go(const char *name, goro_fn *fn, void *arg, goro_fn *then, void *then_arg)
 {
   if (fn == NULL)
     return GORO_EINVAL;
-  pthread_once(&init_once, init);
+  goro__pool_init();
   goro__capture_mask();
   uint64_t id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&ngoroutines, 1, memory_order_relaxed);
 
   if (promise_take() || promise_wait()) {
-    if (handoff_push(fn, arg, wg, id, name))
+    struct job job = {.fn = fn, .arg = arg, .then = then, .then_arg = then_arg, .id = id};
+    if (name != NULL)
+      snprintf(job.name, sizeof job.name, "%s", name);
+    if (handoff_push(&job))
       return 0;
-    atomic_fetch_add_explicit(&H.avail, 1, memory_order_relaxed); /* full: hand it back */
+    atomic_fetch_add_explicit(&handoff.avail, 1, memory_order_relaxed); /* full: hand it back */
   }
 
-  goro__mu_lock(&goro__sched.mu);
+  goro__mu_lock(&goro__threads.mu);
   struct goro__thread *t = idle_pop();
   bool fresh = t == NULL;
   if (fresh) {
-    t = record_get_locked();
+    t = goro__record_get_locked();
     if (t == NULL) {
-      goro__mu_unlock(&goro__sched.mu);
+      goro__mu_unlock(&goro__threads.mu);
       atomic_fetch_sub_explicit(&ngoroutines, 1, memory_order_relaxed);
       return GORO_ENOMEM;
     }
     t->is_worker = true;
-    list_add_locked(t);
+    goro__record_add_locked(t);
   }
   t->fn = fn;
   t->arg = arg;
-  t->wg = wg;
+  t->then = then;
+  t->then_arg = then_arg;
   atomic_store_explicit(&t->id, id, memory_order_relaxed);
   if (name != NULL)
     snprintf(t->name, sizeof t->name, "%s", name);
   else
     t->name[0] = '\0';
-  goro__mu_unlock(&goro__sched.mu);
+  goro__mu_unlock(&goro__threads.mu);
 
   if (!fresh) {
     goro__wake(t);
@@ -684,9 +524,9 @@ goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg)
   }
   int rc = start_worker(t);
   if (rc != 0) {
-    goro__mu_lock(&goro__sched.mu);
-    record_retire_locked(t);
-    goro__mu_unlock(&goro__sched.mu);
+    goro__mu_lock(&goro__threads.mu);
+    goro__record_retire_locked(t);
+    goro__mu_unlock(&goro__threads.mu);
     atomic_fetch_sub_explicit(&ngoroutines, 1, memory_order_relaxed);
   }
   return rc;
@@ -695,13 +535,13 @@ goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg)
 int
 goro_go_named(const char *name, goro_fn *fn, void *arg)
 {
-  return goro__go(name, fn, arg, NULL);
+  return goro__go(name, fn, arg, NULL, NULL);
 }
 
 int
 goro_go(goro_fn *fn, void *arg)
 {
-  return goro__go(NULL, fn, arg, NULL);
+  return goro__go(NULL, fn, arg, NULL, NULL);
 }
 
 uint64_t
@@ -720,66 +560,9 @@ goro_num_goroutine(void)
 /* ---- init and fork ------------------------------------------------------ */
 
 static void
-atfork_prepare(void)
-{
-  goro__mu_lock(&goro__sched.mu);
-  goro__timer_atfork_prepare();
-  goro__names_atfork_prepare();
-}
-
-static void
-atfork_parent(void)
-{
-  goro__names_atfork_release();
-  goro__timer_atfork_parent();
-  goro__mu_unlock(&goro__sched.mu);
-}
-
-/* In the child only the forking thread exists. The other threads' records
- * leave the list but are never reused: waiters of those threads may still
- * sit in channel queues and timers may still fire at them, and a wake-up
- * meant for a dead thread must not reach a new one. Their parkers are
- * re-initialised (nobody can hold their locks now), so such a wake-up
- * finds nobody and does nothing. */
-static void
-atfork_child(void)
-{
-  struct goro__thread *self = goro__tls_self, *t, *next;
-  if (self != NULL) /* the child's thread has a tid of its own (the pid) */
-    atomic_store_explicit(&self->tid, gettid_(), memory_order_relaxed);
-  if (self != NULL && self->is_worker)
-    forked_alone = true;
-  for (t = goro__sched.threads; t != NULL; t = next) {
-    next = t->next;
-    if (t == self)
-      continue;
-    list_remove_locked(t);
-    goro__parker_init(&t->parker);
-    t->idle_next = goro__sched.dead;
-    goro__sched.dead = t;
-  }
-  goro__sched.idle = NULL;
-  goro__sched.nidle = 0;
-  handoff_reset(); /* its pollers are gone, and whatever they were promised */
-  size_t alive = self != NULL && atomic_load_explicit(&self->id, memory_order_relaxed) != 0;
-  atomic_store_explicit(&ngoroutines, alive, memory_order_relaxed);
-  goro__spin_atfork_child(self != NULL);
-  goro__names_atfork_release();
-  goro__timer_atfork_child();
-  goro__mu_unlock(&goro__sched.mu);
-}
-
-/* At load, so that the environment's settings (GORO_DUMP_SIGNAL's
- * handler above all) are in force before the program first calls goro. */
-__attribute__((constructor)) static void
-init_at_load(void)
-{
-  pthread_once(&init_once, init);
-}
-
-static void
 init(void)
 {
+  goro__thread_init();
   const char *s = getenv("GORO_STACK_SIZE");
   if (s != NULL && *s != '\0') {
     char *end;
@@ -787,9 +570,41 @@ init(void)
     if (*end == '\0' && v >= 16384)
       stack_size = (size_t)v;
   }
-  goro__spin_init();
+  handoff_init();
+}
+
+void
+goro__pool_init(void)
+{
+  pthread_once(&init_once, init);
+}
+
+void
+goro__pool_atfork_prepare(void)
+{
+  goro__ring_atfork_prepare(&handoff.ring);
+}
+
+void
+goro__pool_atfork_parent(void)
+{
+  goro__ring_atfork_release(&handoff.ring);
+}
+
+/* After goro__thread_atfork_child: the forking thread is the child's
+ * only one. A worker's goroutine that returns there ends its thread
+ * (forked_alone); the idle stack and the hand-off ring lost their
+ * workers, and whatever they were promised. */
+void
+goro__pool_atfork_child(void)
+{
+  struct goro__thread *self = goro__tls_self;
+  if (self != NULL && self->is_worker)
+    forked_alone = true;
+  pool.idle = NULL;
+  pool.nidle = 0;
+  goro__ring_atfork_release(&handoff.ring);
   handoff_reset();
-  pthread_key_create(&foreign_key, foreign_exit);
-  pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-  goro__registry_init();
+  size_t alive = self != NULL && atomic_load_explicit(&self->id, memory_order_relaxed) != 0;
+  atomic_store_explicit(&ngoroutines, alive, memory_order_relaxed);
 }

@@ -1,9 +1,47 @@
-/* internal.h - goro__ internals shared by the files of src/.
+/* internal.h - goro__ internals shared by the files of src/, and the map
+ * of how those files depend on each other.
+ *
+ * Layers, lowest first. A file calls (and includes the headers of) only
+ * its own layer and the layers below it; a lower layer that must reach up
+ * does it through a hook the upper one installs (named below).
+ * test/check_layers.sh checks the calls and includes against this table,
+ * whose rows it reads: keep the format "<n> <layer>: <files>".
+ *
+ *   1 sys: error.c
+ *   2 parker: parker.c parker_futex.c parker_cond.c parker.h
+ *   3 thread: thread.c waiter.h
+ *   4 chan: ring.h chan.c dirchan.c
+ *   5 select: select.c
+ *   6 pool: go.c
+ *   7 wg: wg.c
+ *   8 timer: timer.c
+ *   9 registry: registry.c
+ *  10 ctx: ctx.c
+ *  11 group: group.c
+ *  12 signal: signal.c
+ *  13 fork: fork.c
+ *
+ *   sys       abort on broken invariants, mutex wrappers, error strings;
+ *   parker    a thread's sleep and wake-up, the spin policy, the clock;
+ *   thread    thread records (the registry's entries), blocking and
+ *             waking a thread, waiters; hook: goro__thread_hooks;
+ *   chan      channels: the ring (ring.h), the unbuffered hand-off, the
+ *             verbs select uses (poll, arm, disarm, ...); hook: a
+ *             channel's on_free (goro_after's timer);
+ *   select    goro_select over those verbs, for any channel;
+ *   pool      goro_go: the worker pool and its hand-off ring;
+ *   wg        WaitGroup, goro_wg_go, goro_wg_closer;
+ *   timer     the timer thread, goro_after, tickers, goro_timer;
+ *   registry  dumps, leak checks, the deadlock detector (its scan is a
+ *             callback timer of its own);
+ *   ctx, group, signal   context, errgroup, signal.Notify;
+ *   fork      init at load, and every module's fork handlers, in lock
+ *             order.
  *
  * Lock order (a thread holding one of these may take only later ones):
- *   0. signal.c's lock  (registrations; held while delivering, and by the
- *      fork handlers)
- *   1. goro__sched.mu   (pool, thread list, registry)
+ *   0. signal.c's lock  (registrations; held while delivering, and across
+ *      fork)
+ *   1. goro__threads.mu (thread records, the pool's idle stack)
  *   1b. a context's lock (ctx.c; never two at once; before the timer lock
  *      and channel locks); a group's lock and a signal context's watcher
  *      lock (group.c, ctx.c) are taken alone
@@ -12,10 +50,11 @@
  *   3. channel locks, by ascending address (select.c locks several)
  *   4. WaitGroup locks
  *   5. a parker's lock  (parker.c, condvar parkers only; held only inside
- *      park/unpark), or a channel's ring_mu (GORO_VALGRIND builds; a leaf)
+ *      park/unpark), or, in GORO_VALGRIND builds, a ring's or a channel's
+ *      vg_mu (leaves)
  * Waiters are woken only after every channel and WaitGroup lock is dropped.
- * Lock-free: a buffered channel's ring, a WaitGroup's counter, parker
- * state words (each file states its protocol).
+ * Lock-free: a ring (ring.h), a WaitGroup's counter, parker state words
+ * (each file states its protocol).
  */
 #ifndef GORO_INTERNAL_H
 #define GORO_INTERNAL_H
@@ -29,6 +68,8 @@
 #include <stdlib.h>
 #include <sys/types.h>
 #include "annotate.h"
+
+/* ---- sys ----------------------------------------------------------------- */
 
 /* Broken invariants abort, in release builds too. */
 #define GORO__ASSERT(cond)                                                                         \
@@ -118,10 +159,10 @@ int64_t goro__now(void);
 /* goro__now() + ns, saturating at INT64_MAX (ns >= 0). */
 int64_t goro__deadline(int64_t ns);
 
-/* ---- Threads and the registry (go.c, registry.c) ----------------------- */
+/* ---- thread (thread.c) --------------------------------------------------- */
 
 /* What a thread is doing, for dumps (state) and for the deadlock
- * detector (wait). */
+ * detector (blocked). */
 enum goro__state {
   GORO__RUNNING = 0,
   GORO__SEND,
@@ -133,11 +174,12 @@ enum goro__state {
   GORO__IDLE,  /* a pooled worker with no goroutine */
   GORO__TIMER, /* the timer thread */
 };
-enum goro__wait {
-  GORO__WAIT_NONE = 0, /* can make progress */
-  GORO__WAIT_FOREVER,  /* only another thread can wake it */
-  GORO__WAIT_TIMED,    /* will wake by itself */
-  GORO__WAIT_IDLE,     /* goro's own idle thread */
+/* Who can end a thread's wait. */
+enum goro__blocked {
+  GORO__NOT_BLOCKED = 0,  /* it can make progress */
+  GORO__BLOCKED_FOREVER,  /* only another thread can wake it */
+  GORO__BLOCKED_TIMED,    /* it will wake by itself */
+  GORO__BLOCKED_IDLE,     /* goro's own thread, idle */
 };
 
 /* A goroutine's name, as goro_go_named keeps it: 63 bytes and a NUL. */
@@ -151,37 +193,50 @@ struct goro__thread {
   /* Written by the owner, read by anyone (dumps, deadlock detector). */
   _Atomic uint64_t id;          /* goroutine id; 0 for a foreign or idle thread */
   _Atomic int state;            /* enum goro__state */
-  _Atomic int wait;             /* enum goro__wait; a waker resets it to NONE */
+  _Atomic int blocked;          /* enum goro__blocked; a waker resets it to NOT_BLOCKED */
   _Atomic uint32_t waitseq;     /* bumped at every block, for the detector */
   _Atomic int64_t since;        /* goro_now() when it fell asleep; 0 if not */
   const void *_Atomic waitchan; /* channel it waits on, or NULL */
   const char *_Atomic waitname; /* that channel's (immortal) name, or NULL */
   _Atomic pid_t tid;            /* kernel thread id, set by the thread */
 
-  /* Under goro__sched.mu. */
+  /* Under goro__threads.mu. */
   struct goro__thread *next, *prev; /* the list of live threads */
-  struct goro__thread *idle_next;   /* the idle stack, or the free list */
+  struct goro__thread *link;        /* the one other list it may be on: the
+                                       pool's idle stack, or the free or
+                                       dead list (thread.c) */
   bool is_worker;                   /* started by goro_go */
   bool is_idle;                     /* on the idle stack */
+  bool is_service;                  /* goro's own: the timer or signal thread */
   goro_fn *fn;                      /* the goroutine's function */
   void *arg;
-  goro_wg *wg;                /* goro_wg_go: done when fn returns */
+  goro_fn *then;                    /* run with then_arg once fn returns, or NULL */
+  void *then_arg;
   char name[GORO__NAME_SIZE]; /* goro_go_named, or "" */
 };
 
-struct goro__sched {
+/* The thread records. */
+struct goro__threads {
   pthread_mutex_t mu;
-  struct goro__thread *threads; /* live threads (workers, foreign, timer) */
-  size_t nthreads;
-  struct goro__thread *idle; /* idle workers asleep, LIFO */
-  size_t nidle;              /* on the idle stack */
-  struct goro__thread *free; /* recycled records */
+  struct goro__thread *list; /* live threads (workers, foreign, goro's own) */
+  size_t n;                  /* on list */
+  struct goro__thread *free; /* recycled records, linked by link */
   struct goro__thread *dead; /* records of threads lost to fork(): never reused */
 };
-extern struct goro__sched goro__sched;
+extern struct goro__threads goro__threads;
+
+/* Set once, at load (fork.c), by the layers above: what thread.c cannot
+ * call directly. */
+struct goro__thread_hooks {
+  void (*blocked_forever)(void); /* a thread starts a wait with no deadline */
+};
+extern struct goro__thread_hooks goro__thread_hooks;
+
+/* Once, before anything else (fork.c, and lazily). */
+void goro__thread_init(void);
 
 /* The calling thread's record, created on first use (NULL only when
- * memory runs out). The first call takes goro__sched.mu, so call it
+ * memory runs out). The first call takes goro__threads.mu, so call it
  * before taking any channel or WaitGroup lock (see the lock order). */
 extern _Thread_local struct goro__thread *goro__tls_self;
 struct goro__thread *goro__self_slow(void);
@@ -192,68 +247,65 @@ goro__self(void)
   return GORO__LIKELY(t != NULL) ? t : goro__self_slow();
 }
 
+/* Records for pooled workers (go.c). goro__threads.mu held. A zeroed
+ * record, from the free list or fresh (NULL: no memory); add one to the
+ * thread list; take one off it onto the free list. */
+struct goro__thread *goro__record_get_locked(void);
+void goro__record_add_locked(struct goro__thread *t);
+void goro__record_retire_locked(struct goro__thread *t);
+
+/* The kernel's id of the calling thread (0 where unknown). */
+pid_t goro__gettid(void);
+/* The number of threads in this process, or -1 if unknown. */
+long goro__os_thread_count(void);
+
 /* Mark t blocked in state s on chan (may be NULL). Called by t itself,
  * before its waiter becomes visible to others (under the object's lock). */
 static inline void
-goro__block_begin(struct goro__thread *t, enum goro__state s, enum goro__wait w, const void *chan,
-                  const char *name)
+goro__block_begin(struct goro__thread *t, enum goro__state s, enum goro__blocked b,
+                  const void *chan, const char *name)
 {
   atomic_store_explicit(&t->waitchan, chan, memory_order_relaxed);
   atomic_store_explicit(&t->waitname, name, memory_order_release); /* see goro__chan_name */
   atomic_store_explicit(&t->state, s, memory_order_relaxed);
   atomic_fetch_add_explicit(&t->waitseq, 1, memory_order_relaxed);
-  atomic_store_explicit(&t->wait, w, memory_order_release);
+  atomic_store_explicit(&t->blocked, b, memory_order_release);
 }
 
 /* t runs again. Called by t itself once its wait is over. */
 static inline void
 goro__block_end(struct goro__thread *t)
 {
-  atomic_store_explicit(&t->wait, GORO__WAIT_NONE, memory_order_relaxed);
+  atomic_store_explicit(&t->blocked, GORO__NOT_BLOCKED, memory_order_relaxed);
   atomic_store_explicit(&t->state, GORO__RUNNING, memory_order_relaxed);
   atomic_store_explicit(&t->since, 0, memory_order_relaxed);
   atomic_store_explicit(&t->waitchan, NULL, memory_order_relaxed);
 }
 
-/* Wake t, blocked in goro__block_begin/goro__wait. The caller holds no
- * channel lock, and touches no waiter of t's afterwards. */
-static inline void
-goro__wake(struct goro__thread *t)
-{
-  atomic_store_explicit(&t->wait, GORO__WAIT_NONE, memory_order_relaxed);
-  goro__unpark(&t->parker);
-}
-
 /* Park t (after goro__block_begin and dropping the object's lock) until
  * woken or until deadline (< 0: none), spinning first if spin is set.
  * Returns true when woken. */
-bool goro__wait(struct goro__thread *t, int64_t deadline, bool spin);
+bool goro__block_wait(struct goro__thread *t, int64_t deadline, bool spin);
 
-/* Start fn(arg) in a goroutine; if wg is set, goro_wg_done(wg) once fn
- * returns. */
-int goro__go(const char *name, goro_fn *fn, void *arg, goro_wg *wg);
-/* Take the calling thread's signal mask as the one goroutines run with,
- * unless one was taken already (goro__go does, at its first call). A
- * public call that may later start a goroutine from one of goro's own
- * threads, which block every signal (goro_after_func from the timer
- * thread), calls it first in the caller's thread. */
-void goro__capture_mask(void);
-/* Whether a goroutine sits in the hand-off ring, spawned but not yet
- * taken by the idle worker promised to it. Exact under goro__sched.mu
- * (a pop takes it, see go.c); a snapshot otherwise. */
-bool goro__handoff_pending(void);
-/* A test seam: when a program defines it (and exports it: -rdynamic), a
- * worker calls it just after taking a goroutine from the hand-off ring,
- * under goro__sched.mu (test/registry_child stalls there). */
-GORO_EXTERN void goro__test_handoff_popped(void) __attribute__((weak));
+/* Wake t, blocked in goro__block_begin/goro__block_wait. The caller holds
+ * no channel lock, and touches no waiter of t's afterwards. */
+static inline void
+goro__wake(struct goro__thread *t)
+{
+  atomic_store_explicit(&t->blocked, GORO__NOT_BLOCKED, memory_order_relaxed);
+  goro__unpark(&t->parker);
+}
 
-/* The deadlock detector's hook: a thread started to wait forever. */
-void goro__deadlock_poke(void);
-/* The detector runs (so the timer thread must, to scan). */
-bool goro__deadlock_active(void);
-void goro__registry_init(void);
+/* Mark the calling thread as goro's own service thread (the timer or
+ * signal thread): not a goroutine, not shown in dumps, and counted as
+ * goro's in a fork child. Returns its record, or NULL (no memory). */
+struct goro__thread *goro__self_service(void);
 
-/* ---- Waiters (waiter.h) and channels (chan.c) -------------------------- */
+/* fork, child side: only the calling thread survives; the others' records
+ * go to the dead list (goro__threads.mu held, from prepare). */
+void goro__thread_atfork_child(void);
+
+/* ---- chan (waiter.h, ring.h, chan.c) ------------------------------------- */
 
 #include "waiter.h"
 
@@ -263,39 +315,78 @@ void goro__chan_unlock(goro_chan *c);
 const char *goro__chan_name(goro_chan *c);
 size_t goro__chan_elemsize(goro_chan *c);
 
-/* With c locked: try to send *elem now. Returns 1 when done (then, if *w
- * is set, the caller must unlock and call goro__complete_send(c, *w,
- * elem)), 0 when it would block, GORO_EPIPE when c is closed. */
-int goro__chan_trysend_locked(goro_chan *c, const void *elem, struct goro__waiter **w);
-/* With c locked: try to receive into elem now. Returns 1 with a value
- * (then, if *w is set, the caller must unlock and call
- * goro__complete_recv(c, *w, elem)), 0 when closed and drained (elem
- * zeroed), GORO_EAGAIN when it would block. */
-int goro__chan_tryrecv_locked(goro_chan *c, void *elem, struct goro__waiter **w);
-void goro__complete_send(goro_chan *c, struct goro__waiter *w, const void *elem);
-void goro__complete_recv(goro_chan *c, struct goro__waiter *w, void *elem);
+/* The verbs goro_select uses on a case k of any channel, in its passes:
+ *
+ *   goro__chan_poll(k, &partner, &snap)   k's channel locked: try k now.
+ *       True when k is done (k->ok set: false if the channel is closed);
+ *       then, after unlocking, goro__chan_finish(k, partner) if partner
+ *       is set. False when k would block; snap then records what was seen.
+ *   goro__chan_changed(k, snap)           locked: has the channel changed
+ *       since that poll? (A select that found nothing ready must have
+ *       seen every channel at one instant.)
+ *   goro__chan_arm(k, w)                  locked: queue w (its t, sel,
+ *       elem and idx set) for k, then look again: true when k may proceed
+ *       now (disarm and poll again), false when w's thread may sleep.
+ *   goro__chan_disarm(k, w)               locked: dequeue w if no partner
+ *       took it.
+ *   goro__chan_woken(k, w)                after the select won by w woke:
+ *       true when the partner completed k (k->ok set); false when it woke
+ *       the select only to poll again. A select woken so that then leaves
+ *       by another case (or times out) owes that wake-up to the channel's
+ *       other waiters: goro__chan_pass(k), with no lock held.
+ */
+bool goro__chan_poll(goro_case *k, struct goro__waiter **partner, size_t *snap);
+void goro__chan_finish(goro_case *k, struct goro__waiter *partner);
+bool goro__chan_changed(goro_case *k, size_t snap);
+bool goro__chan_arm(goro_case *k, struct goro__waiter *w);
+void goro__chan_disarm(goro_case *k, struct goro__waiter *w);
+bool goro__chan_woken(goro_case *k, struct goro__waiter *w);
+void goro__chan_pass(goro_case *k);
 
-/* Is c buffered? Its cases then complete by retry: a waiter woken with
- * w->retry set had nothing done for it, and must try its case again. */
-bool goro__chan_buffered(goro_chan *c);
-/* Buffered c, locked: would op find room (a value), or c closed? */
-bool goro__chan_ready_locked(goro_chan *c, int op);
-/* Buffered c: a number that changes whenever its ring does (for select's
- * double-collect snapshot). */
-size_t goro__chan_version(goro_chan *c);
-/* Buffered c, not locked: pass a retry wake-up on to another waiter of
- * op's queue, if any (for a select that was woken for c and left by
- * another case). */
-void goro__chan_kick(goro_chan *c, int op);
+/* Run fn(arg) when c is freed (goro_after's timer: timer.c). Set before
+ * c is shared. */
+void goro__chan_on_free(goro_chan *c, void (*fn)(void *), void *arg);
 
-/* Enqueue w on c's send or receive queue; c locked. */
-void goro__chan_enqueue(goro_chan *c, struct goro__waiter *w, int op);
-/* Remove w from the queue it is on, if any; c locked. */
-void goro__chan_dequeue(goro_chan *c, struct goro__waiter *w);
+/* fork: hold the channel-name table's lock across it. */
+void goro__names_atfork_prepare(void);
+void goro__names_atfork_release(void); /* parent and child alike */
 
-/* Timer nodes (timer.c). A channel made by goro_after owns its node;
- * a ticker or a goro_timer embeds one; a context embeds a callback
- * timer for its deadline. */
+/* ---- select (select.c) --------------------------------------------------- */
+
+/* Thread-local xorshift generator. */
+uint32_t goro__rand(void);
+
+/* ---- pool (go.c) --------------------------------------------------------- */
+
+/* Start fn(arg) in a goroutine; if then is set, then(then_arg) once fn
+ * returns (goro_wg_go's done). */
+int goro__go(const char *name, goro_fn *fn, void *arg, goro_fn *then, void *then_arg);
+/* Once, at load (fork.c), and lazily. */
+void goro__pool_init(void);
+/* Take the calling thread's signal mask as the one goroutines run with,
+ * unless one was taken already (goro__go does, at its first call). A
+ * public call that may later start a goroutine from one of goro's own
+ * threads, which block every signal (goro_after_func from the timer
+ * thread), calls it first in the caller's thread. */
+void goro__capture_mask(void);
+/* Whether a goroutine sits in the hand-off ring, spawned but not yet
+ * taken by the idle worker promised to it. Exact under goro__threads.mu
+ * (a pop takes it, see go.c); a snapshot otherwise. */
+bool goro__handoff_pending(void);
+/* A test seam: when a program defines it (and exports it: -rdynamic), a
+ * worker calls it just after taking a goroutine from the hand-off ring,
+ * under goro__threads.mu (test/registry_child stalls there). */
+GORO_EXTERN void goro__test_handoff_popped(void) __attribute__((weak));
+/* fork (goro__threads.mu held): prepare; then parent or child. */
+void goro__pool_atfork_prepare(void);
+void goro__pool_atfork_parent(void);
+void goro__pool_atfork_child(void);
+
+/* ---- timer (timer.c) ----------------------------------------------------- */
+
+/* Timer nodes. A channel made by goro_after owns its node; a ticker or a
+ * goro_timer embeds one; a context embeds a callback timer for its
+ * deadline; the registry one for its scans. */
 struct goro__timer {
   int64_t when;   /* goro_now() at which it fires; under the timer lock */
   uint64_t seq;   /* tie-breaker: order of arming; under the timer lock */
@@ -319,27 +410,28 @@ int goro__timer_start(struct goro__timer *tm, int64_t when);
 /* Dequeue tm: true if it was queued. Once this returns, the timer thread
  * does not touch tm (a callback that fired before runs from a copy). */
 bool goro__timer_stop(struct goro__timer *tm);
-void goro__timer_cancel_free(struct goro__timer *tm);
+/* Are timers queued (other than one whose callback runs now)? */
 bool goro__timers_pending(void);
-void goro__timer_thread_ensure(void);
-void goro__set_chan_timer(goro_chan *c, struct goro__timer *tm);
-
-/* Thread-local xorshift generator (select.c). */
-uint32_t goro__rand(void);
-
-/* Reset global state in the child after fork (each file its own). */
-void goro__go_atfork_child(void);
+/* fork: prepare takes the timer lock; parent drops it; child drops every
+ * timer (their channels may be locked by lost threads) and drops it. */
 void goro__timer_atfork_prepare(void);
-void goro__names_atfork_prepare(void);
-void goro__names_atfork_release(void); /* parent and child alike */
 void goro__timer_atfork_parent(void);
 void goro__timer_atfork_child(void);
 
-/* ---- Processes and signals (registry.c, signal.c) ---------------------- */
+/* ---- registry (registry.c) ----------------------------------------------- */
 
-/* The number of threads in this process, or -1 if unknown. */
-long goro__os_thread_count(void);
-/* Is t the record of signal.c's delivery thread (goro's own)? */
-bool goro__is_signal_thread(struct goro__thread *t);
+/* Once, at load (fork.c): GORO_LEAKCHECK, GORO_DUMP_SIGNAL, and the hook
+ * that starts the deadlock detector. */
+void goro__registry_init(void);
+/* fork, child side, after the timers': scans resume if they ran. */
+void goro__registry_atfork_child(void);
+
+/* ---- signal (signal.c) --------------------------------------------------- */
+
+/* fork: prepare takes signal.c's lock (first of all); parent and child
+ * drop it last. */
+void goro__signal_atfork_prepare(void);
+void goro__signal_atfork_parent(void);
+void goro__signal_atfork_child(void);
 
 #endif

@@ -1,12 +1,14 @@
 /* registry.c - live goroutines: dumps, leak checks, deadlock detection.
  *
- * The registry is goro__sched.threads (go.c): one record per thread that
+ * The registry is goro__threads.list (thread.c): one record per thread that
  * runs a goroutine or has blocked in goro. A record's state fields are
  * single stores by its owner (and wait is reset by a waker), so keeping
  * them current costs the channel fast path nothing.
  *
- * Deadlock detection: the timer thread calls goro__deadlock_scan every
- * SCAN_PERIOD. A scan is a candidate when every registered thread waits
+ * Deadlock detection: a scan runs every SCAN_PERIOD, as a callback timer
+ * of the registry's own on the timer thread, once the first thread blocks
+ * forever (or GORO_DUMP_SIGNAL=1 asks for dumps, which the scan prints).
+ * A scan is a candidate when every registered thread waits
  * forever in goro or is goro's own idle thread, no timer is pending, no
  * spawned goroutine waits in the hand-off ring for its worker, and the
  * kernel's count of the process's threads equals the number of
@@ -14,13 +16,12 @@
  * consecutive candidate scans with the same fingerprint (the sum of every
  * record's waitseq, which only grows) mean every thread stayed blocked
  * through the interval between them: nothing can ever wake anything.
- * Lock order: goro__sched.mu, then the timer lock.
+ * Lock order: goro__threads.mu, then the timer lock.
  */
 #include "config.h"
 
 #include "internal.h"
 
-#include <dirent.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,7 +97,7 @@ print_unnamed_fn(FILE *out, goro_fn *fn)
         out);
 }
 
-/* One entry; goro__sched.mu held. */
+/* One entry; goro__threads.mu held. */
 static void
 dump_one(FILE *out, struct goro__thread *t, int64_t now)
 {
@@ -148,7 +149,7 @@ dump_one(FILE *out, struct goro__thread *t, int64_t now)
 static bool
 shown(struct goro__thread *t, struct goro__thread *skip)
 {
-  if (t == skip)
+  if (t == skip || t->is_service)
     return false;
   if (t->is_worker)
     return atomic_load_explicit(&t->id, memory_order_relaxed) != 0;
@@ -160,7 +161,7 @@ static void
 dump_locked(FILE *out, struct goro__thread *skip, bool goroutines_only)
 {
   int64_t now = goro__now();
-  for (struct goro__thread *t = goro__sched.threads; t != NULL; t = t->next)
+  for (struct goro__thread *t = goro__threads.list; t != NULL; t = t->next)
     if (shown(t, skip) && (!goroutines_only || t->is_worker))
       dump_one(out, t, now);
 }
@@ -170,9 +171,9 @@ goro_dump(FILE *out)
 {
   if (out == NULL)
     return;
-  goro__mu_lock(&goro__sched.mu);
+  goro__mu_lock(&goro__threads.mu);
   dump_locked(out, NULL, false);
-  goro__mu_unlock(&goro__sched.mu);
+  goro__mu_unlock(&goro__threads.mu);
   fflush(out);
 }
 
@@ -193,10 +194,10 @@ goro_leakcheck(int64_t grace_ns, FILE *out)
   }
   if (alive != 0 && out != NULL) {
     fprintf(out, "goro: %zu goroutine(s) still alive:\n\n", alive);
-    goro__mu_lock(&goro__sched.mu);
+    goro__mu_lock(&goro__threads.mu);
     struct goro__thread *me = goro_self() != 0 ? goro__tls_self : NULL;
     dump_locked(out, me, true);
-    goro__mu_unlock(&goro__sched.mu);
+    goro__mu_unlock(&goro__threads.mu);
     fflush(out);
   }
   return alive;
@@ -211,44 +212,44 @@ env_is(const char *name, const char *value)
   return s != NULL && strcmp(s, value) == 0;
 }
 
+/* The scans: a callback timer on the timer thread (it must not block),
+ * armed again by each scan. scanning is set once, when the first scan is
+ * armed; the timer's node is the registry's, touched only under the
+ * timer's own rules (start when not queued: from scan_start once, then
+ * from the callback, which runs after the node left the heap). */
+static const int64_t SCAN_PERIOD = 100 * GORO_MILLISECOND;
+static struct goro__timer scan_timer;
+static _Atomic bool scanning;
+GORO__IGNORE_STATIC(scanning); /* valgrind: a flag; the timer lock orders the node */
+
+static void scan(void *arg);
+
+static void
+scan_start(void)
+{
+  if (atomic_exchange_explicit(&scanning, true, memory_order_relaxed))
+    return;
+  goro__timer_init_func(&scan_timer, NULL, scan, NULL);
+  goro__timer_start(&scan_timer, goro__deadline(SCAN_PERIOD));
+}
+
 static void
 deadlock_start(void)
 {
   if (env_is("GORO_DEADLOCK", "0"))
     return;
   atomic_store_explicit(&deadlock_on, true, memory_order_relaxed);
-  goro__timer_thread_ensure();
+  scan_start();
 }
 
-/* The first wait forever starts the detector. GORO_DEADLOCK is read then,
- * not at load, so a program may still set it before it first blocks. */
-void
-goro__deadlock_poke(void)
+/* The first wait forever starts the detector (goro__thread_hooks).
+ * GORO_DEADLOCK is read then, not at load, so a program may still set it
+ * before it first blocks. */
+static void
+deadlock_poke(void)
 {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, deadlock_start);
-}
-
-/* The number of threads in this process, or -1 if unknown. */
-static long
-os_thread_count(void)
-{
-  DIR *d = opendir("/proc/self/task");
-  if (d == NULL)
-    return -1;
-  long n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL)
-    if (e->d_name[0] != '.')
-      n++;
-  closedir(d);
-  return n;
-}
-
-long
-goro__os_thread_count(void)
-{
-  return os_thread_count();
 }
 
 /* A candidate's fingerprint, or 0 when some thread could still act. */
@@ -257,25 +258,25 @@ candidate(size_t *nthreads)
 {
   uint64_t print = 1;
   bool forever = false;
-  goro__mu_lock(&goro__sched.mu);
-  for (struct goro__thread *t = goro__sched.threads; t != NULL; t = t->next) {
-    int w = atomic_load_explicit(&t->wait, memory_order_acquire);
+  goro__mu_lock(&goro__threads.mu);
+  for (struct goro__thread *t = goro__threads.list; t != NULL; t = t->next) {
+    int w = atomic_load_explicit(&t->blocked, memory_order_acquire);
     int s = atomic_load_explicit(&t->state, memory_order_relaxed);
     if (s == GORO__TIMER)
       continue; /* the caller: judged by goro__timers_pending */
-    if (w == GORO__WAIT_FOREVER)
+    if (w == GORO__BLOCKED_FOREVER)
       forever = true;
-    else if (w != GORO__WAIT_IDLE) {
+    else if (w != GORO__BLOCKED_IDLE) {
       print = 0;
       break;
     }
     print += atomic_load_explicit(&t->waitseq, memory_order_relaxed) + (uintptr_t)t;
   }
-  *nthreads = goro__sched.nthreads;
+  *nthreads = goro__threads.n;
   /* Under the lock: a goroutine is either in the ring or in a worker
    * marked running (handoff_pop, go.c). */
   bool pending = goro__handoff_pending();
-  goro__mu_unlock(&goro__sched.mu);
+  goro__mu_unlock(&goro__threads.mu);
   if (!forever || print == 0 || pending || goro__timers_pending())
     return 0;
   return print;
@@ -291,14 +292,9 @@ report_deadlock(void)
   _exit(2);
 }
 
-bool
-goro__deadlock_active(void)
-{
-  return atomic_load_explicit(&deadlock_on, memory_order_relaxed);
-}
-
-void
-goro__deadlock_scan(void)
+/* One scan, on the timer thread: a requested dump, then the detector. */
+static void
+scan_once(void)
 {
   static uint64_t last; /* the previous scan's fingerprint; timer thread only */
   if (atomic_exchange_explicit(&dump_requested, 0, memory_order_relaxed)) {
@@ -309,13 +305,21 @@ goro__deadlock_scan(void)
     return;
   size_t n;
   uint64_t print = candidate(&n);
-  if (print == 0 || os_thread_count() != (long)n) {
+  if (print == 0 || goro__os_thread_count() != (long)n) {
     last = 0;
     return;
   }
   if (print == last)
     report_deadlock();
   last = print;
+}
+
+static void
+scan(void *arg)
+{
+  (void)arg;
+  scan_once();
+  goro__timer_start(&scan_timer, goro__deadline(SCAN_PERIOD));
 }
 
 /* ---- environment -------------------------------------------------------- */
@@ -381,6 +385,15 @@ goro__registry_init(void)
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGQUIT, &sa, NULL);
-    goro__timer_thread_ensure();
+    scan_start();
   }
+  goro__thread_hooks.blocked_forever = deadlock_poke;
+}
+
+/* The child lost the timer thread and every timer, scan_timer too. */
+void
+goro__registry_atfork_child(void)
+{
+  if (atomic_exchange_explicit(&scanning, false, memory_order_relaxed))
+    scan_start();
 }

@@ -1,17 +1,22 @@
 /* select.c - goro_select: Go's select over an array of cases.
  *
- * Three passes, as in Go's selectgo:
- *   1. Drop NULL-channel cases; shuffle the poll order (thread-local
- *      xorshift); sort the lock order by channel address, stably, so
- *      duplicates of a channel stay in poll order. Lock all.
- *   2. Poll in the shuffled order; perform the first case that can
- *      proceed. Holding every lock means a non-blocking select sees all of
- *      its channels at one instant.
- *   3. Enqueue one waiter per case, all sharing one goro__sel; unlock;
- *      park. A partner completes a case only by winning sel.winner (see
- *      waiter.h), so exactly one case completes. After waking, lock all
- *      again and dequeue every waiter a partner did not take.
- * A select never meets its own waiters: it polls before it enqueues, and a
+ * As Go's selectgo, in named steps, over the channel verbs of internal.h
+ * (select never asks what kind of channel a case is on):
+ *   order   drop NULL-channel cases; shuffle the poll order (thread-local
+ *           xorshift); sort the lock order by channel address, stably, so
+ *           duplicates of a channel stay in poll order;
+ *   pass 1  lock all; poll in the shuffled order and perform the first
+ *           case that can proceed. Holding every lock, a select that finds
+ *           nothing ready has seen its channels at one instant (for a
+ *           lock-free buffered channel, checked: goro__chan_changed);
+ *   pass 2  arm: queue one waiter per case, all sharing one goro__sel;
+ *           unlock; park. A partner completes a case only by winning
+ *           sel.winner (waiter.h), so at most one case completes;
+ *   pass 3  lock all again and disarm every waiter a partner did not take.
+ *           The winner's channel either completed the case, or woke the
+ *           select to poll again (goro__chan_woken); a wake-up of that kind
+ *           not used is passed on (goro__chan_pass).
+ * A select never meets its own waiters: it polls before it arms, and a
  * partner is always another thread.
  * Lock order: channels by ascending address (duplicates locked once).
  */
@@ -48,8 +53,8 @@ struct sel_state {
   size_t n;               /* active (non-NULL) cases */
   uint32_t *poll;         /* case indices, shuffled */
   uint32_t *lock;         /* case indices, by channel address */
-  struct goro__waiter *w; /* per case index; pass 3 only */
-  size_t *ver;            /* per poll position: a buffered ring's version */
+  struct goro__waiter *w; /* per lock position: the case's waiter (pass 2) */
+  size_t *snap;           /* per poll position: what pass 1 saw */
 };
 
 static void
@@ -110,23 +115,108 @@ sort_lock_order(goro_case *cs, uint32_t *a, uint32_t *tmp, size_t n)
     memcpy(a, src, n * sizeof *a);
 }
 
-/* Pass 2 for one case, all channels locked. Returns 1 when the case
- * proceeded (*w: a partner to complete after unlocking), else 0. */
-static int
-poll_case(goro_case *k, struct goro__waiter **w)
+/* The order step: shuffle the active cases into poll order (inside-out
+ * Fisher-Yates) and sort a copy of it into lock order. */
+static void
+order(struct sel_state *s, size_t n, uint32_t *tmp)
 {
-  if (k->op == GORO_SEND) {
-    int rc = goro__chan_trysend_locked(k->chan, k->elem, w);
-    if (rc == 0)
-      return 0;
-    k->ok = rc > 0;
-    return 1;
+  for (size_t i = 0; i < n; i++) {
+    if (s->cases[i].chan == NULL)
+      continue;
+    uint32_t j = rand_below((uint32_t)s->n + 1);
+    s->poll[s->n] = s->poll[j];
+    s->poll[j] = (uint32_t)i;
+    s->n++;
   }
-  int rc = goro__chan_tryrecv_locked(k->chan, k->elem, w);
-  if (rc == GORO_EAGAIN)
-    return 0;
-  k->ok = rc > 0;
-  return 1;
+  memcpy(s->lock, s->poll, s->n * sizeof *s->lock);
+  sort_lock_order(s->cases, s->lock, tmp, s->n);
+}
+
+/* Pass 1: lock all and poll. Returns the index of the case done (unlocked,
+ * its partner finished), or -1 with every lock still held. */
+static int
+poll_all(struct sel_state *s)
+{
+  lock_all(s);
+  for (size_t i = 0; i < s->n; i++) {
+    goro_case *k = &s->cases[s->poll[i]];
+    struct goro__waiter *partner;
+    if (goro__chan_poll(k, &partner, &s->snap[i])) {
+      unlock_all(s);
+      if (partner != NULL)
+        goro__chan_finish(k, partner);
+      return (int)s->poll[i];
+    }
+  }
+  return -1;
+}
+
+/* After a pass 1 that found nothing, still locked: did a channel change
+ * since it was polled? If none did, each kept the state it was polled in
+ * over a span that includes the moment of the last poll: nothing was
+ * ready at that instant (a double collect). */
+static bool
+changed_since_poll(struct sel_state *s)
+{
+  for (size_t i = 0; i < s->n; i++)
+    if (goro__chan_changed(&s->cases[s->poll[i]], s->snap[i]))
+      return true;
+  return false;
+}
+
+/* Pass 2, locked: arm every case for t, sharing sel. False when a case
+ * may proceed now: then every waiter is disarmed again, and the caller
+ * polls anew. */
+static bool
+arm_all(struct sel_state *s, struct goro__thread *t, struct goro__sel *sel)
+{
+  for (size_t i = 0; i < s->n; i++) {
+    uint32_t idx = s->lock[i];
+    goro_case *k = &s->cases[idx];
+    s->w[i] = (struct goro__waiter){.t = t, .sel = sel, .elem = k->elem, .idx = (int)idx};
+    if (goro__chan_arm(k, &s->w[i])) {
+      for (size_t j = 0; j <= i; j++)
+        goro__chan_disarm(&s->cases[s->lock[j]], &s->w[j]);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Pass 3: lock all, disarm every waiter no partner took, unlock. */
+static void
+disarm_all(struct sel_state *s)
+{
+  lock_all(s);
+  for (size_t i = 0; i < s->n; i++)
+    goro__chan_disarm(&s->cases[s->lock[i]], &s->w[i]);
+  unlock_all(s);
+}
+
+/* Park armed (every lock dropped) until a partner wins sel or the
+ * deadline passes. Returns the case index won, or GORO__SEL_TIMEOUT. */
+static int
+park(struct goro__thread *t, struct goro__sel *sel, int64_t deadline)
+{
+  if (!goro__block_wait(t, deadline, true)) {
+    int open = GORO__SEL_OPEN;
+    if (!atomic_compare_exchange_strong_explicit(&sel->winner, &open, GORO__SEL_TIMEOUT,
+                                                 memory_order_acq_rel, memory_order_acquire))
+      goro__block_wait(t, -1, false); /* a partner won just now; its wake is on the way */
+  }
+  goro__block_end(t);
+  return atomic_load_explicit(&sel->winner, memory_order_acquire);
+}
+
+/* The waiter of case index idx (pass 2 stored them by lock position). */
+static struct goro__waiter *
+waiter_of(struct sel_state *s, int idx)
+{
+  for (size_t i = 0; i < s->n; i++)
+    if (s->w[i].idx == idx)
+      return &s->w[i];
+  GORO__ASSERT(!"a select's winner is one of its cases");
+  return NULL;
 }
 
 /* Block with no case at all: until the deadline, or forever. */
@@ -136,22 +226,18 @@ block_nocases(int64_t deadline)
   struct goro__thread *t = goro__self();
   if (t == NULL)
     return GORO_ENOMEM;
-  goro__block_begin(t, GORO__SELECT_NOCASES, deadline < 0 ? GORO__WAIT_FOREVER : GORO__WAIT_TIMED,
-                    NULL, NULL);
-  while (goro__wait(t, deadline, false))
+  goro__block_begin(t, GORO__SELECT_NOCASES,
+                    deadline < 0 ? GORO__BLOCKED_FOREVER : GORO__BLOCKED_TIMED, NULL, NULL);
+  while (goro__block_wait(t, deadline, false))
     ; /* nobody can wake us: no waiter was published */
   goro__block_end(t);
   return GORO_ETIMEDOUT;
 }
 
-enum { STACK_CASES = 16 };
-
-int
-goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
+static int
+validate(const goro_case *cases, size_t n)
 {
-  if (cases == NULL && n > 0)
-    return GORO_EINVAL;
-  if (n > INT32_MAX)
+  if ((cases == NULL && n > 0) || n > INT32_MAX)
     return GORO_EINVAL;
   for (size_t i = 0; i < n; i++) {
     if (cases[i].op != GORO_SEND && cases[i].op != GORO_RECV)
@@ -160,6 +246,24 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
         goro__chan_elemsize(cases[i].chan) != 0)
       return GORO_EINVAL;
   }
+  return 0;
+}
+
+/* Do cases a and b use the same channel in the same direction? */
+static bool
+same_queue(const goro_case *a, const goro_case *b)
+{
+  return a->chan == b->chan && a->op == b->op;
+}
+
+enum { STACK_CASES = 16 };
+
+int
+goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
+{
+  int result = validate(cases, n);
+  if (result < 0)
+    return result;
   /* timeout_ns <= 0 polls once: 0 is Go's default, a negative one a time
    * already passed. deadline < 0: none (GORO_FOREVER). */
   bool nonblocking = timeout_ns <= 0;
@@ -168,9 +272,9 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
 
   uint32_t poll_buf[STACK_CASES], lock_buf[STACK_CASES], tmp_buf[STACK_CASES];
   struct goro__waiter w_buf[STACK_CASES];
-  size_t ver_buf[STACK_CASES];
+  size_t snap_buf[STACK_CASES];
   struct sel_state s = {
-      .cases = cases, .poll = poll_buf, .lock = lock_buf, .w = w_buf, .ver = ver_buf};
+      .cases = cases, .poll = poll_buf, .lock = lock_buf, .w = w_buf, .snap = snap_buf};
   uint32_t *tmp = tmp_buf;
   void *heap = NULL;
   if (n > STACK_CASES) {
@@ -178,110 +282,48 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
     if (heap == NULL)
       return GORO_ENOMEM;
     s.w = heap;
-    s.ver = (size_t *)(s.w + n);
-    s.poll = (uint32_t *)(s.ver + n);
+    s.snap = (size_t *)(s.w + n);
+    s.poll = (uint32_t *)(s.snap + n);
     s.lock = s.poll + n;
     tmp = s.lock + n;
   }
 
-  /* Pass 1: shuffle the active cases into poll order (inside-out
-   * Fisher-Yates), and sort a copy of it into lock order. */
-  for (size_t i = 0; i < n; i++) {
-    if (cases[i].chan == NULL)
-      continue;
-    uint32_t j = rand_below((uint32_t)s.n + 1);
-    s.poll[s.n] = s.poll[j];
-    s.poll[j] = (uint32_t)i;
-    s.n++;
-  }
-  memcpy(s.lock, s.poll, s.n * sizeof *s.lock);
-  int result;
+  order(&s, n, tmp);
   if (s.n == 0) {
     result = nonblocking ? idle_result : block_nocases(deadline);
     goto out;
   }
-  sort_lock_order(cases, s.lock, tmp, s.n);
   /* Our record, if we may block; before the locks (see internal.h). */
   struct goro__thread *t = !nonblocking ? goro__self() : NULL;
-  bool any_buffered = false;
-  for (size_t i = 0; i < s.n; i++)
-    any_buffered |= goro__chan_buffered(cases[s.poll[i]].chan);
-  /* A buffered case's partner wakes us to retry it, not with it done;
-   * if we then leave by another case, we owe that wake-up to the
-   * channel's other waiters (kick). */
-  goro_chan *kick = NULL;
-  int kick_op = 0;
+  /* A case whose channel woke us only to poll again, and whose wake-up
+   * we owe the channel's other waiters unless we then take it; or -1. */
+  int owed = -1;
   /* Once we have slept, we hold a reference on every channel until we
-   * return: a retry touches them again (see chan.c park_queued). */
+   * return: polling again touches them (see chan.c park_queued). */
   bool held = false;
 
   for (;;) {
-    /* Pass 2. */
     bool expired = deadline >= 0 && goro__now() >= deadline;
-    lock_all(&s);
-    for (size_t i = 0; i < s.n; i++) {
-      goro_case *k = &cases[s.poll[i]];
-      struct goro__waiter *w;
-      if (any_buffered && goro__chan_buffered(k->chan))
-        s.ver[i] = goro__chan_version(k->chan);
-      if (poll_case(k, &w)) {
-        unlock_all(&s);
-        if (w != NULL) {
-          if (k->op == GORO_SEND)
-            goro__complete_send(k->chan, w, k->elem);
-          else
-            goro__complete_recv(k->chan, w, k->elem);
-        }
-        result = (int)s.poll[i];
-        goto done;
-      }
-    }
+    if ((result = poll_all(&s)) >= 0)
+      break;
     if (nonblocking || expired) {
-      /* "Nothing ready" must hold at one instant. The locks freeze the
-       * unbuffered channels, not the rings: if no ring changed since we
-       * looked at it, each kept the state we saw over a span that
-       * includes the moment of our last look (a double collect). If one
-       * changed, look again: someone made progress meanwhile. */
-      bool changed = false;
-      for (size_t i = 0; any_buffered && !changed && i < s.n; i++) {
-        goro_chan *c = cases[s.poll[i]].chan;
-        changed = goro__chan_buffered(c) && goro__chan_version(c) != s.ver[i];
-      }
+      bool changed = changed_since_poll(&s);
       unlock_all(&s);
       if (changed)
-        continue;
+        continue; /* someone made progress meanwhile: poll again */
       result = nonblocking ? idle_result : GORO_ETIMEDOUT;
-      goto done;
+      break;
     }
-
-    /* Pass 3. */
     if (t == NULL) {
       unlock_all(&s);
       result = GORO_ENOMEM;
-      goto done;
+      break;
     }
-    kick = NULL; /* queued again: a new wake-up will find us */
+    owed = -1; /* armed again: a new wake-up will find us */
     struct goro__sel sel;
     atomic_init(&sel.winner, GORO__SEL_OPEN);
     GORO__IGNORE_VAR(sel.winner); /* valgrind: claimed by CAS; the wake-up is the edge */
-    for (size_t i = 0; i < s.n; i++) {
-      uint32_t idx = s.lock[i];
-      struct goro__waiter *w = &s.w[i];
-      *w = (struct goro__waiter){.t = t, .sel = &sel, .elem = cases[idx].elem, .idx = (int)idx};
-      goro__chan_enqueue(cases[idx].chan, w, cases[idx].op);
-    }
-    /* A buffered ring changes without its lock: now that we are queued
-     * (a seq_cst store of each queue's len), look once more with seq_cst
-     * loads (goro__chan_ready_locked), or a partner that did not see us
-     * yet could leave us asleep (the Dekker check of chan.c). */
-    bool again = false;
-    for (size_t i = 0; any_buffered && !again && i < s.n; i++) {
-      goro_case *k = &cases[s.poll[i]];
-      again = goro__chan_buffered(k->chan) && goro__chan_ready_locked(k->chan, k->op);
-    }
-    if (again) {
-      for (size_t i = 0; i < s.n; i++)
-        goro__chan_dequeue(cases[s.w[i].idx].chan, &s.w[i]);
+    if (!arm_all(&s, t, &sel)) {
       unlock_all(&s);
       continue;
     }
@@ -291,45 +333,23 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
       held = true;
     }
     goro_chan *first = cases[s.poll[0]].chan;
-    goro__block_begin(t, GORO__SELECT, deadline < 0 ? GORO__WAIT_FOREVER : GORO__WAIT_TIMED,
+    goro__block_begin(t, GORO__SELECT, deadline < 0 ? GORO__BLOCKED_FOREVER : GORO__BLOCKED_TIMED,
                       s.n == 1 ? first : NULL, s.n == 1 ? goro__chan_name(first) : NULL);
     unlock_all(&s);
-
-    if (!goro__wait(t, deadline, true)) {
-      int open = GORO__SEL_OPEN;
-      if (!atomic_compare_exchange_strong_explicit(&sel.winner, &open, GORO__SEL_TIMEOUT,
-                                                   memory_order_acq_rel, memory_order_acquire))
-        goro__wait(t, -1, false); /* a partner won just now; its wake is on the way */
-    }
-    goro__block_end(t);
-
-    lock_all(&s);
-    for (size_t i = 0; i < s.n; i++)
-      goro__chan_dequeue(cases[s.w[i].idx].chan, &s.w[i]);
-    unlock_all(&s);
-
-    int won = atomic_load_explicit(&sel.winner, memory_order_acquire);
+    int won = park(t, &sel, deadline);
+    disarm_all(&s);
     if (won == GORO__SEL_TIMEOUT) {
       result = GORO_ETIMEDOUT;
-      goto done;
+      break;
     }
-    struct goro__waiter *w = NULL;
-    for (size_t i = 0; i < s.n && w == NULL; i++)
-      if (s.w[i].idx == won)
-        w = &s.w[i];
-    GORO__ASSERT(w != NULL);
-    if (w->retry) {
-      kick = cases[won].chan;
-      kick_op = cases[won].op;
-      continue;
+    if (goro__chan_woken(&cases[won], waiter_of(&s, won))) {
+      result = won;
+      break;
     }
-    cases[won].ok = w->ok;
-    result = won;
-    goto done;
+    owed = won;
   }
-done:
-  if (kick != NULL && !(result >= 0 && cases[result].chan == kick && cases[result].op == kick_op))
-    goro__chan_kick(kick, kick_op);
+  if (owed >= 0 && !(result >= 0 && same_queue(&cases[result], &cases[owed])))
+    goro__chan_pass(&cases[owed]);
   if (held)
     for (size_t i = 0; i < s.n; i++)
       goro_chan_release(cases[s.lock[i]].chan);

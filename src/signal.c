@@ -21,9 +21,8 @@
  *   deliveries happen under S.mu, so once goro_signal_stop(c) returns,
  *   nothing more is sent on c.
  * Lock order: S.mu, then a channel's lock (deliveries). S.mu is taken
- * while holding no other goro lock, except by the fork handlers, which
- * take it before goro__sched.mu (they are registered after go.c's, and
- * prepare handlers run in reverse order).
+ * while holding no other goro lock, except across fork, where fork.c
+ * takes it first of all.
  *
  * The wake-up protocol, all seq_cst: the handler increments pending[sig],
  * then exchanges wake_flag to 1 and posts wake if it was 0. The thread
@@ -57,10 +56,10 @@ static struct {
   struct reg *regs;
   int wanted[NSIG];
   struct sigaction old[NSIG];
-  bool ready;                /* wake is initialised and the fork handlers registered */
+  bool ready;                /* wake is initialised */
   bool started;              /* the delivery thread runs (or is starting) */
   struct goro__thread *_Atomic self; /* the delivery thread's record, once it has one;
-                                        written under S.mu, read under goro__sched.mu too */
+                                        written under S.mu, read under goro__threads.mu too */
   sigset_t fork_mask;        /* the forking thread's mask, from prepare to parent/child */
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -101,14 +100,8 @@ set_detector_state_locked(void)
 {
   struct goro__thread *t = atomic_load_explicit(&S.self, memory_order_relaxed);
   if (t != NULL)
-    atomic_store_explicit(&t->wait, S.regs != NULL ? GORO__WAIT_NONE : GORO__WAIT_IDLE,
+    atomic_store_explicit(&t->blocked, S.regs != NULL ? GORO__NOT_BLOCKED : GORO__BLOCKED_IDLE,
                           memory_order_relaxed);
-}
-
-bool
-goro__is_signal_thread(struct goro__thread *t)
-{
-  return t != NULL && t == atomic_load_explicit(&S.self, memory_order_relaxed);
 }
 
 /* Send every pending signal on the channels that asked for it. S.mu held. */
@@ -133,9 +126,7 @@ static void *
 deliver_main(void *arg)
 {
   (void)arg;
-  struct goro__thread *t = goro__self(); /* NULL: no memory; the detector stays silent */
-  if (t != NULL) /* asleep nearly always: not one of the awake for spinning */
-    atomic_fetch_sub_explicit(&goro__nawake, 1, memory_order_relaxed);
+  struct goro__thread *t = goro__self_service(); /* NULL: no memory; the detector stays silent */
   goro__mu_lock(&S.mu);
   atomic_store_explicit(&S.self, t, memory_order_relaxed);
   set_detector_state_locked();
@@ -187,8 +178,8 @@ ensure_thread_locked(void)
  * is reset; a signal sent to the child meanwhile stays pending in the
  * kernel until the child handler restores the mask. */
 
-static void
-atfork_prepare(void)
+void
+goro__signal_atfork_prepare(void)
 {
   sigset_t all;
   sigfillset(&all);
@@ -196,21 +187,22 @@ atfork_prepare(void)
   pthread_sigmask(SIG_SETMASK, &all, &S.fork_mask);
 }
 
-static void
-atfork_parent(void)
+void
+goro__signal_atfork_parent(void)
 {
   sigset_t mask = S.fork_mask;
   goro__mu_unlock(&S.mu);
   pthread_sigmask(SIG_SETMASK, &mask, NULL);
 }
 
-static void
-atfork_child(void)
+void
+goro__signal_atfork_child(void)
 {
   for (int sig = 1; sig < NSIG; sig++)
     atomic_store_explicit(&pending[sig], 0, memory_order_relaxed);
   atomic_store_explicit(&wake_flag, 0, memory_order_relaxed);
-  sem_init(&wake, 0, 0); /* the lost thread may have been waiting on it */
+  if (S.ready)
+    sem_init(&wake, 0, 0); /* the lost thread may have been waiting on it */
   S.started = false;
   atomic_store_explicit(&S.self, NULL, memory_order_relaxed);
   if (S.regs != NULL)
@@ -260,7 +252,6 @@ goro_signal_notify(goro_chan *c, const sigset_t *set)
       free(fresh);
       return GORO_ENOMEM;
     }
-    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     S.ready = true;
   }
   int rc = ensure_thread_locked();

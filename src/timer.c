@@ -1,6 +1,6 @@
 /* timer.c - the timer thread: goro_after, tickers, goro_timer (time.Timer,
  * with Go 1.23's Stop and Reset), goro_after_func, internal callback
- * timers (context deadlines), and the deadlock detector's clock; goro_now
+ * timers (context deadlines, the registry's scans); goro_now
  * and goro_sleep.
  *
  * One lazily started thread keeps a min-heap of timers ordered by
@@ -9,24 +9,24 @@
  * timeout and goro_sleep park with a deadline and do not need it.
  *
  * A callback timer (tm->c == NULL, tm->fn set) has no channel: when it
- * fires, the timer thread calls tm->hold(tm->arg) under T.mu (lock-free
+ * fires, the timer thread calls tm->hold(tm->arg) under timers.mu (lock-free
  * work only; false skips the callback), copies (fn, arg, spawn) out of
- * the node, drops T.mu and then runs fn(arg), in a new goroutine if
+ * the node, drops timers.mu and then runs fn(arg), in a new goroutine if
  * spawn is set (goro_after_func) or on the timer thread itself (internal
- * callbacks, which must not block). After T.mu is dropped the timer
+ * callbacks, which must not block). After timers.mu is dropped the timer
  * thread never touches the node again, so its owner may free it as soon
- * as goro__timer_stop (or a stop of its own under T.mu) has returned.
+ * as goro__timer_stop (or a stop of its own under timers.mu) has returned.
  *
- * Invariants, under T.mu:
- *   tm->idx is tm's index in T.heap, or NOT_QUEUED;
- *   T.heap[0..T.n) is a min-heap by (when, seq);
- *   T.capacity >= T.n + (goro_timers not queued): every goro_timer has a
+ * Invariants, under timers.mu:
+ *   tm->idx is tm's index in timers.heap, or NOT_QUEUED;
+ *   timers.heap[0..timers.n) is a min-heap by (when, seq);
+ *   timers.capacity >= timers.n + (goro_timers not queued): every goro_timer has a
  *   heap slot reserved at make, so goro_timer_reset cannot fail.
- * Deliveries happen under T.mu, so once goro_ticker_stop or the release
+ * Deliveries happen under timers.mu, so once goro_ticker_stop or the release
  * of an after-channel has removed a timer, no value arrives from it; and
- * goro_timer_stop/reset, under T.mu, dequeue the timer or drain the value
+ * goro_timer_stop/reset, under timers.mu, dequeue the timer or drain the value
  * it delivered (see stop_locked): Go 1.23's guarantee.
- * Lock order: goro__sched.mu, then a context's lock (ctx.c), then T.mu,
+ * Lock order: goro__threads.mu, then a context's lock (ctx.c), then timers.mu,
  * then a channel lock, then a parker's lock. Callbacks run with no lock
  * held.
  */
@@ -58,7 +58,7 @@ static struct {
   size_t reserved; /* live goro_timers, each with a slot kept free for it */
   uint64_t seq;
   bool started; /* the thread runs (or is starting) */
-} T = {.mu = PTHREAD_MUTEX_INITIALIZER};
+} timers = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 int64_t
 goro_now(void)
@@ -79,8 +79,8 @@ goro_sleep(int64_t ns)
       ;
     return;
   }
-  goro__block_begin(t, GORO__SLEEP, GORO__WAIT_TIMED, NULL, NULL);
-  while (goro__wait(t, deadline, false))
+  goro__block_begin(t, GORO__SLEEP, GORO__BLOCKED_TIMED, NULL, NULL);
+  while (goro__block_wait(t, deadline, false))
     ; /* no waiter was published: nobody can wake us */
   goro__block_end(t);
 }
@@ -96,19 +96,19 @@ before(const struct goro__timer *a, const struct goro__timer *b)
 static void
 heap_set(size_t i, struct goro__timer *tm)
 {
-  T.heap[i] = tm;
+  timers.heap[i] = tm;
   tm->idx = i;
 }
 
 static void
 sift_up(size_t i)
 {
-  struct goro__timer *tm = T.heap[i];
+  struct goro__timer *tm = timers.heap[i];
   while (i > 0) {
     size_t parent = (i - 1) / 2;
-    if (!before(tm, T.heap[parent]))
+    if (!before(tm, timers.heap[parent]))
       break;
-    heap_set(i, T.heap[parent]);
+    heap_set(i, timers.heap[parent]);
     i = parent;
   }
   heap_set(i, tm);
@@ -117,61 +117,61 @@ sift_up(size_t i)
 static void
 sift_down(size_t i)
 {
-  struct goro__timer *tm = T.heap[i];
+  struct goro__timer *tm = timers.heap[i];
   for (;;) {
     size_t k = 2 * i + 1;
-    if (k >= T.n)
+    if (k >= timers.n)
       break;
-    if (k + 1 < T.n && before(T.heap[k + 1], T.heap[k]))
+    if (k + 1 < timers.n && before(timers.heap[k + 1], timers.heap[k]))
       k++;
-    if (!before(T.heap[k], tm))
+    if (!before(timers.heap[k], tm))
       break;
-    heap_set(i, T.heap[k]);
+    heap_set(i, timers.heap[k]);
     i = k;
   }
   heap_set(i, tm);
 }
 
-/* T.mu held: make room for need timers in the heap. False when memory
+/* timers.mu held: make room for need timers in the heap. False when memory
  * runs out. */
 static bool
 heap_grow(size_t need)
 {
-  if (need > T.capacity) {
-    size_t cap = T.capacity ? 2 * T.capacity : 16;
+  if (need > timers.capacity) {
+    size_t cap = timers.capacity ? 2 * timers.capacity : 16;
     while (cap < need)
       cap *= 2;
-    struct goro__timer **h = realloc(T.heap, cap * sizeof *h);
+    struct goro__timer **h = realloc(timers.heap, cap * sizeof *h);
     if (h == NULL)
       return false;
-    T.heap = h;
-    T.capacity = cap;
+    timers.heap = h;
+    timers.capacity = cap;
   }
   return true;
 }
 
-/* T.mu held. Returns false when memory runs out (never for a goro_timer:
+/* timers.mu held. Returns false when memory runs out (never for a goro_timer:
  * its slot is reserved, see the invariants). */
 static bool
 heap_push(struct goro__timer *tm)
 {
-  if (!tm->reserved && !heap_grow(T.n + 1 + T.reserved))
+  if (!tm->reserved && !heap_grow(timers.n + 1 + timers.reserved))
     return false;
-  GORO__ASSERT(T.n < T.capacity);
-  tm->seq = T.seq++;
-  heap_set(T.n++, tm);
+  GORO__ASSERT(timers.n < timers.capacity);
+  tm->seq = timers.seq++;
+  heap_set(timers.n++, tm);
   sift_up(tm->idx);
   return true;
 }
 
-/* T.mu held; tm queued. */
+/* timers.mu held; tm queued. */
 static void
 heap_remove(struct goro__timer *tm)
 {
   size_t i = tm->idx;
   tm->idx = NOT_QUEUED;
-  struct goro__timer *last = T.heap[--T.n];
-  if (i == T.n)
+  struct goro__timer *last = timers.heap[--timers.n];
+  if (i == timers.n)
     return;
   heap_set(i, last);
   sift_down(i);
@@ -182,27 +182,21 @@ heap_remove(struct goro__timer *tm)
 bool
 goro__timers_pending(void)
 {
-  goro__mu_lock(&T.mu);
-  bool pending = T.n > 0;
-  goro__mu_unlock(&T.mu);
+  goro__mu_lock(&timers.mu);
+  bool pending = timers.n > 0;
+  goro__mu_unlock(&timers.mu);
   return pending;
 }
 
 /* ---- the thread --------------------------------------------------------- */
 
-/* How often the thread wakes with no timer due, to run the deadlock
- * detector's scan. */
-static const int64_t SCAN_PERIOD = 100 * GORO_MILLISECOND;
-
-void goro__deadlock_scan(void);
-
-/* A callback timer that fired, copied out of its node under T.mu. */
+/* A callback timer that fired, copied out of its node under timers.mu. */
 struct fired {
   goro_fn *fn;
   void *arg;
   bool spawn;
 };
-enum { FIRED_BATCH = 32 }; /* callbacks run per hold of T.mu, at most */
+enum { FIRED_BATCH = 32 }; /* callbacks run per hold of timers.mu, at most */
 
 /* Run a fired callback, with no lock held. A goroutine for after_func:
  * when no thread can be had, retry every millisecond (the timer thread
@@ -224,16 +218,14 @@ static void *
 timer_main(void *arg)
 {
   (void)arg;
-  struct goro__thread *t = goro__self();
-  if (t != NULL) /* asleep nearly always: not one of the awake for spinning */
-    atomic_fetch_sub_explicit(&goro__nawake, 1, memory_order_relaxed);
-  goro__mu_lock(&T.mu);
+  struct goro__thread *t = goro__self_service();
+  goro__mu_lock(&timers.mu);
   for (;;) {
     int64_t now = goro__now();
     struct fired calls[FIRED_BATCH];
     size_t ncalls = 0;
-    while (T.n > 0 && T.heap[0]->when <= now && ncalls < FIRED_BATCH) {
-      struct goro__timer *tm = T.heap[0];
+    while (timers.n > 0 && timers.heap[0]->when <= now && ncalls < FIRED_BATCH) {
+      struct goro__timer *tm = timers.heap[0];
       heap_remove(tm);
       if (tm->c == NULL) { /* a callback timer: run it below, unlocked */
         if (tm->hold == NULL || tm->hold(tm->arg))
@@ -256,41 +248,38 @@ timer_main(void *arg)
     }
     if (ncalls > 0) {
       /* The nodes may be freed from now on: only the copies are used. */
-      goro__mu_unlock(&T.mu);
+      goro__mu_unlock(&timers.mu);
       for (size_t i = 0; i < ncalls; i++)
         run_fired(&calls[i]);
-      goro__mu_lock(&T.mu);
+      goro__mu_lock(&timers.mu);
       continue; /* more may be due */
     }
-    int64_t deadline = now + SCAN_PERIOD;
-    if (T.n > 0 && T.heap[0]->when < deadline)
-      deadline = T.heap[0]->when;
-    struct timespec ts = {(time_t)(deadline / GORO_SECOND), (long)(deadline % GORO_SECOND)};
     if (t != NULL) { /* NULL: no memory for a record; the detector stays silent */
-      atomic_store_explicit(&t->wait, T.n > 0 ? GORO__WAIT_TIMED : GORO__WAIT_IDLE,
+      atomic_store_explicit(&t->blocked, timers.n > 0 ? GORO__BLOCKED_TIMED : GORO__BLOCKED_IDLE,
                             memory_order_relaxed);
       atomic_store_explicit(&t->state, GORO__TIMER, memory_order_relaxed);
     }
-    int rc = pthread_cond_timedwait(&T.cv, &T.mu, &ts);
-    GORO__ASSERT(rc == 0 || rc == ETIMEDOUT);
-    if (rc == ETIMEDOUT && goro__now() >= now + SCAN_PERIOD - GORO_MILLISECOND) {
-      goro__mu_unlock(&T.mu);
-      goro__deadlock_scan();
-      goro__mu_lock(&T.mu);
+    if (timers.n == 0) {
+      pthread_cond_wait(&timers.cv, &timers.mu);
+      continue;
     }
+    int64_t deadline = timers.heap[0]->when;
+    struct timespec ts = {(time_t)(deadline / GORO_SECOND), (long)(deadline % GORO_SECOND)};
+    int rc = pthread_cond_timedwait(&timers.cv, &timers.mu, &ts);
+    GORO__ASSERT(rc == 0 || rc == ETIMEDOUT);
   }
   return NULL;
 }
 
-/* T.mu held. Start the thread if it is not running; false on failure. */
+/* timers.mu held. Start the thread if it is not running; false on failure. */
 static bool
 ensure_locked(void)
 {
-  if (T.started)
+  if (timers.started)
     return true;
-  if (!T.cv_ready) {
-    goro__cond_init(&T.cv);
-    T.cv_ready = true;
+  if (!timers.cv_ready) {
+    goro__cond_init(&timers.cv);
+    timers.cv_ready = true;
   }
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -307,19 +296,11 @@ ensure_locked(void)
 #ifdef HAVE_PTHREAD_SETNAME_NP
   pthread_setname_np(th, "goro-timer");
 #endif
-  T.started = true;
+  timers.started = true;
   return true;
 }
 
-void
-goro__timer_thread_ensure(void)
-{
-  goro__mu_lock(&T.mu);
-  ensure_locked();
-  goro__mu_unlock(&T.mu);
-}
-
-/* T.mu held; tm not queued. Arm tm to fire at when. Returns 0 or a
+/* timers.mu held; tm not queued. Arm tm to fire at when. Returns 0 or a
  * GORO_ error. */
 static int
 arm_locked(struct goro__timer *tm, int64_t when)
@@ -330,7 +311,7 @@ arm_locked(struct goro__timer *tm, int64_t when)
   if (!heap_push(tm))
     return GORO_ENOMEM;
   if (tm->idx == 0)
-    pthread_cond_signal(&T.cv);
+    pthread_cond_signal(&timers.cv);
   return 0;
 }
 
@@ -338,9 +319,9 @@ arm_locked(struct goro__timer *tm, int64_t when)
 static int
 arm(struct goro__timer *tm, int64_t when)
 {
-  goro__mu_lock(&T.mu);
+  goro__mu_lock(&timers.mu);
   int rc = arm_locked(tm, when);
-  goro__mu_unlock(&T.mu);
+  goro__mu_unlock(&timers.mu);
   return rc;
 }
 
@@ -361,18 +342,29 @@ goro__timer_start(struct goro__timer *tm, int64_t when)
 bool
 goro__timer_stop(struct goro__timer *tm)
 {
-  goro__mu_lock(&T.mu);
+  goro__mu_lock(&timers.mu);
   bool queued = tm->idx != NOT_QUEUED;
   if (queued)
     heap_remove(tm);
-  goro__mu_unlock(&T.mu);
+  goro__mu_unlock(&timers.mu);
   return queued;
 }
 
 /* ---- after -------------------------------------------------------------- */
 
 /* An after-timer does not own its channel: the channel owns the timer,
- * and its last release cancels and frees it. */
+ * and its last release cancels and frees it (this hook). */
+static void
+after_free(void *arg)
+{
+  struct goro__timer *tm = arg;
+  goro__mu_lock(&timers.mu);
+  if (tm->idx != NOT_QUEUED)
+    heap_remove(tm);
+  goro__mu_unlock(&timers.mu);
+  free(tm);
+}
+
 goro_chan *
 goro_after(int64_t ns)
 {
@@ -386,7 +378,7 @@ goro_after(int64_t ns)
     return NULL;
   }
   *tm = (struct goro__timer){.idx = NOT_QUEUED, .c = c};
-  goro__set_chan_timer(c, tm);
+  goro__chan_on_free(c, after_free, tm);
   int rc = arm(tm, goro__deadline(ns > 0 ? ns : 0));
   if (rc < 0) {
     goro_chan_release(c); /* frees tm too */
@@ -396,15 +388,6 @@ goro_after(int64_t ns)
   return c;
 }
 
-void
-goro__timer_cancel_free(struct goro__timer *tm)
-{
-  goro__mu_lock(&T.mu);
-  if (tm->idx != NOT_QUEUED)
-    heap_remove(tm);
-  goro__mu_unlock(&T.mu);
-  free(tm);
-}
 
 /* ---- tickers ------------------------------------------------------------ */
 
@@ -447,10 +430,10 @@ goro_ticker_stop(goro_ticker *tk)
 {
   if (tk == NULL)
     return;
-  goro__mu_lock(&T.mu);
+  goro__mu_lock(&timers.mu);
   if (tk->tm.idx != NOT_QUEUED)
     heap_remove(&tk->tm);
-  goro__mu_unlock(&T.mu);
+  goro__mu_unlock(&timers.mu);
   goro_chan_release(tk->tm.c);
   free(tk);
 }
@@ -477,15 +460,15 @@ timer_new(int64_t d, goro_chan *c, goro_fn *fn, void *arg)
   }
   t->tm = (struct goro__timer){
       .idx = NOT_QUEUED, .c = c, .fn = fn, .arg = arg, .spawn = true, .reserved = true};
-  goro__mu_lock(&T.mu);
+  goro__mu_lock(&timers.mu);
   int rc = 0;
-  if (!heap_grow(T.n + T.reserved + 1))
+  if (!heap_grow(timers.n + timers.reserved + 1))
     rc = GORO_ENOMEM;
   else
-    T.reserved++;
+    timers.reserved++;
   if (rc == 0 && (rc = arm_locked(&t->tm, when_of(d))) < 0)
-    T.reserved--;
-  goro__mu_unlock(&T.mu);
+    timers.reserved--;
+  goro__mu_unlock(&timers.mu);
   if (rc < 0) {
     goro_chan_release(c);
     free(t);
@@ -520,12 +503,12 @@ goro_timer_chan(goro_timer *t)
   return t == NULL ? NULL : t->tm.c;
 }
 
-/* T.mu held. Stop t; true if it was pending: still queued, or fired with
+/* timers.mu held. Stop t; true if it was pending: still queued, or fired with
  * its value not yet received (the value is then discarded).
  *
  * Why no value of an earlier arming can be received once this returns
  * (Go 1.23): only the timer thread sends on t's channel, and only under
- * T.mu, which we hold; so the channel's content cannot change under us
+ * timers.mu, which we hold; so the channel's content cannot change under us
  * except by a receiver taking the value. If t is queued, it has not sent
  * since it was last drained (each arming goes through here first, and
  * the channel starts empty), so the channel is empty: we dequeue it and
@@ -533,10 +516,10 @@ goro_timer_chan(goro_timer *t)
  * the channel (cap 1, one send per arming); the tryrecv takes it, unless
  * a receiver took it first - that receive then completed before this
  * stop, and the stop correctly reports false. Either way the channel is
- * empty and t unqueued when T.mu is dropped. A receiver that was woken
+ * empty and t unqueued when timers.mu is dropped. A receiver that was woken
  * for the value and finds it gone just waits again (buffered channels
  * wake waiters to retry, never hand them the value). A callback timer's
- * stop is exact in the same way: its fn was copied out under T.mu iff it
+ * stop is exact in the same way: its fn was copied out under timers.mu iff it
  * is no longer queued. */
 static bool
 stop_locked(goro_timer *t)
@@ -553,9 +536,9 @@ goro_timer_stop(goro_timer *t)
 {
   if (t == NULL)
     return false;
-  goro__mu_lock(&T.mu);
+  goro__mu_lock(&timers.mu);
   bool pending = stop_locked(t);
-  goro__mu_unlock(&T.mu);
+  goro__mu_unlock(&timers.mu);
   return pending;
 }
 
@@ -564,12 +547,12 @@ goro_timer_reset(goro_timer *t, int64_t d)
 {
   if (t == NULL)
     return false;
-  goro__mu_lock(&T.mu);
+  goro__mu_lock(&timers.mu);
   bool pending = stop_locked(t);
   /* Cannot fail: the slot is reserved and the thread was started at make
    * (a fork child restarts it here, or leaves t stopped if it cannot). */
   (void)arm_locked(&t->tm, when_of(d));
-  goro__mu_unlock(&T.mu);
+  goro__mu_unlock(&timers.mu);
   return pending;
 }
 
@@ -578,11 +561,11 @@ goro_timer_free(goro_timer *t)
 {
   if (t == NULL)
     return;
-  goro__mu_lock(&T.mu);
+  goro__mu_lock(&timers.mu);
   if (t->tm.idx != NOT_QUEUED)
     heap_remove(&t->tm);
-  T.reserved--;
-  goro__mu_unlock(&T.mu);
+  timers.reserved--;
+  goro__mu_unlock(&timers.mu);
   goro_chan_release(t->tm.c);
   free(t);
 }
@@ -592,34 +575,32 @@ goro_timer_free(goro_timer *t)
 void
 goro__timer_atfork_prepare(void)
 {
-  goro__mu_lock(&T.mu);
+  goro__mu_lock(&timers.mu);
 }
 
 void
 goro__timer_atfork_parent(void)
 {
-  goro__mu_unlock(&T.mu);
+  goro__mu_unlock(&timers.mu);
 }
 
 /* The child has no timer thread, and keeps none of the parent's timers:
  * their channels may be locked by threads the child lost, and the timer
  * thread would hang on them. The condvar is made anew for the same kind
- * of reason. A timer armed in the child works as usual;
- * the timer thread starts now if the deadlock detector needs its scans. */
+ * of reason. A timer armed in the child works as usual (and the
+ * registry arms its scans again: goro__registry_atfork_child). */
 void
 goro__timer_atfork_child(void)
 {
-  T.started = false;
+  timers.started = false;
   /* The lost timer thread may have been inside pthread_cond_timedwait:
    * the condvar's inner state is not the child's to wait on. One never
    * initialised is left to ensure_locked (initialising twice is
    * undefined). */
-  if (T.cv_ready)
-    goro__cond_init(&T.cv);
-  for (size_t i = 0; i < T.n; i++)
-    T.heap[i]->idx = NOT_QUEUED;
-  T.n = 0;
-  if (goro__deadlock_active())
-    ensure_locked();
-  goro__mu_unlock(&T.mu);
+  if (timers.cv_ready)
+    goro__cond_init(&timers.cv);
+  for (size_t i = 0; i < timers.n; i++)
+    timers.heap[i]->idx = NOT_QUEUED;
+  timers.n = 0;
+  goro__mu_unlock(&timers.mu);
 }

@@ -204,10 +204,17 @@ goro_wg_wait(goro_wg *wg)
   }
   struct goro__waiter me = {.t = t, .next = wg->waiters, .gen = gen_of(s)};
   wg->waiters = &me;
-  goro__block_begin(t, GORO__WG_WAIT, GORO__WAIT_FOREVER, NULL, NULL);
+  goro__block_begin(t, GORO__WG_WAIT, GORO__BLOCKED_FOREVER, NULL, NULL);
   goro__mu_unlock(&wg->mu);
-  goro__wait(t, -1, true);
+  goro__block_wait(t, -1, true);
   goro__block_end(t);
+}
+
+/* goro_wg_go's goroutine, once its function returns (go.c's then). */
+static void
+wg_then_done(void *wg)
+{
+  goro_wg_done(wg);
 }
 
 int
@@ -218,7 +225,7 @@ goro_wg_go(goro_wg *wg, goro_fn *fn, void *arg)
   int rc = goro_wg_add(wg, 1);
   if (rc < 0)
     return rc;
-  rc = goro__go(NULL, fn, arg, wg);
+  rc = goro__go(NULL, fn, arg, wg_then_done, wg);
   if (rc < 0)
     goro_wg_add(wg, -1);
   return rc;
