@@ -1,34 +1,36 @@
-/* chan.c - channels: make, send, recv, close, len, cap.
+/* chan.c - channels: make, send, recv, close, len, cap, names; and the
+ * verbs goro_select uses on them (internal.h, "chan").
  *
  * A channel is one allocation: this header, then for a buffered channel
- * a ring of cap slots. c->mu guards the wait queues and, for an
- * unbuffered channel, closed.
+ * its ring's cap slots. c->mu guards the wait queues and closed. Two
+ * protocols, one per kind of channel, each behind the same steps (one
+ * try: sync_step_*, ring_step; blocking: sync_op, ring_op), and every
+ * public call and select verb picks one by c->cap alone.
  *
- * Unbuffered channels work under c->mu alone, with direct handoff: a
+ * Unbuffered channels work under c->mu alone, with direct hand-off: a
  * partner that claims a waiter under the lock copies the value after
- * dropping it. The claimed waiter's owner cannot return before it is
- * woken, so its buffer stays valid until then. Invariants, whenever c->mu
- * is free: at most one of sendq, recvq holds claimable waiters (except
- * one select waiting on both directions of c); once closed is set both
- * queues hold only select waiters that another case has already won.
+ * dropping it (sync_finish). The claimed waiter's owner cannot return
+ * before it is woken, so its buffer stays valid until then. Invariants,
+ * whenever c->mu is free: at most one of sendq, recvq holds claimable
+ * waiters (except one select waiting on both directions of c); once
+ * closed is set both queues hold only select waiters that another case
+ * has already won.
  *
- * Buffered channels keep their values in a lock-free bounded ring (the
- * stamped-slot design of Vyukov's MPMC queue; see ring_push): sends and
- * receives that find room or a value take no lock. Closing sets a mark
- * bit in the tail, so no push succeeds after it. A channel of zero-size
- * elements (chan struct{}) needs no slots: its ring is the two counters
- * alone (see count_push). A thread that finds the
- * ring full (empty) queues a waiter under c->mu and sleeps; waiters are
- * not handed values, they are told to retry (waiter.retry). The lost
- * wake-up is ruled out Dekker-style, with seq_cst operations on the words
- * themselves (no standalone fence, so ThreadSanitizer checks the real
- * orders):
+ * Buffered channels keep their values in the lock-free ring of ring.h:
+ * sends and receives that find room or a value take no lock, and closing
+ * sets the ring's close mark, so no push succeeds after it (a channel of
+ * zero-size elements, chan struct{}, has a ring of two counters). A
+ * thread that finds the ring full (empty) queues a waiter under c->mu and
+ * sleeps; waiters are not handed values, they are told to retry
+ * (waiter.retry). The lost wake-up is ruled out Dekker-style, with
+ * seq_cst operations on the words themselves (no standalone fence, so
+ * ThreadSanitizer checks the real orders):
  *   a waiter:  queue itself (a seq_cst store of the queue's len), then try
  *              the ring again, whose verdict "full" ("empty") rests on a
- *              seq_cst load of head (tail);
+ *              seq_cst load of the ring's head (tail) (ring.h);
  *   a partner: change the ring (a seq_cst RMW of head or tail), then read
- *              the queue's len (a seq_cst load), and if it is not zero,
- *              take c->mu and wake one waiter.
+ *              the queue's len (a seq_cst load, ring_notify), and if it is
+ *              not zero, take c->mu and wake one waiter.
  * All four are in the single total order S of seq_cst operations: if the
  * waiter's load precedes the partner's RMW in S, it did not see the
  * change, and then the waiter's store precedes the partner's load in S,
@@ -36,12 +38,12 @@
  * retry sees the partner's change or the partner sees the waiter (the
  * store-buffering shape, which seq_cst forbids; on x86 the locked RMW and
  * the xchg store are the barriers, on ARMv8 stlr/ldar are not reordered).
- * A woken waiter that
- * finds the value taken by someone else queues again; a select woken for
- * a case it then does not take passes the wake-up on (goro__chan_kick).
+ * A woken waiter that finds the value taken by someone else queues again;
+ * a select woken for a case it then does not take passes the wake-up on
+ * (goro__chan_pass).
  *
  * Lock order: channel locks by ascending address, then a parker's (and,
- * in a GORO_VALGRIND build, a ring_mu: a leaf).
+ * in a GORO_VALGRIND build, the channel's or its ring's vg_mu: leaves).
  * Waiters are woken only after the channel lock is dropped.
  */
 #include "config.h"

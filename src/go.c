@@ -186,7 +186,7 @@ goro__handoff_pending(void)
 /* ---- workers ------------------------------------------------------------ */
 
 /* The signal mask goroutines run with: the mask of the thread that first
- * called goro_go (API.md, "Timers and signals"), as if that thread had
+ * called goro_go (goro(3), "Signals"), as if that thread had
  * made every worker with pthread_create. Written once, under mask_once,
  * before any worker exists; read-only afterwards (pthread_once and
  * pthread_create order the write before every read). A fork child keeps

@@ -8,7 +8,7 @@
  * whose rows it reads: keep the format "<n> <layer>: <files>".
  *
  *   1 sys: error.c
- *   2 parker: parker.c parker_futex.c parker_cond.c parker.h
+ *   2 parker: parker.c
  *   3 thread: thread.c waiter.h
  *   4 chan: ring.h chan.c dirchan.c
  *   5 select: select.c
@@ -16,9 +16,9 @@
  *   7 wg: wg.c
  *   8 timer: timer.c
  *   9 registry: registry.c
- *  10 ctx: ctx.c
- *  11 group: group.c
- *  12 signal: signal.c
+ *  10 signal: signal.c
+ *  11 ctx: ctx.c
+ *  12 group: group.c
  *  13 fork: fork.c
  *
  *   sys       abort on broken invariants, mutex wrappers, error strings;
@@ -34,7 +34,9 @@
  *   timer     the timer thread, goro_after, tickers, goro_timer;
  *   registry  dumps, leak checks, the deadlock detector (its scan is a
  *             callback timer of its own);
- *   ctx, group, signal   context, errgroup, signal.Notify;
+ *   signal    signal.Notify: goro_signal_notify/stop;
+ *   ctx       context, and goro_signal_ctx (signal.NotifyContext);
+ *   group     errgroup;
  *   fork      init at load, and every module's fork handlers, in lock
  *             order.
  *

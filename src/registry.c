@@ -2,7 +2,7 @@
  *
  * The registry is goro__threads.list (thread.c): one record per thread that
  * runs a goroutine or has blocked in goro. A record's state fields are
- * single stores by its owner (and wait is reset by a waker), so keeping
+ * single stores by its owner (and blocked is reset by a waker), so keeping
  * them current costs the channel fast path nothing.
  *
  * Deadlock detection: a scan runs every SCAN_PERIOD, as a callback timer

@@ -237,7 +237,8 @@ goro__ring_push_(struct goro__ring *r, const void *elem, bool wait)
     if (stamp == tail) {
       if (atomic_compare_exchange_weak_explicit(&r->tail, &tail, goro__ring_next(r, tail),
                                                 memory_order_seq_cst, memory_order_acquire)) {
-        memcpy(sl->data, elem, r->elemsize);
+        if (elem != NULL)
+          memcpy(sl->data, elem, r->elemsize);
         atomic_store_explicit(&sl->stamp, tail + 1, memory_order_release);
         return GORO__RING_OK;
       }
