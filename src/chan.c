@@ -476,6 +476,7 @@ goro__chan_pass(goro_case *k)
 void
 goro__chan_lock(goro_chan *c)
 {
+  CHAN_ENTER(c); /* a select's first touch of c may be this */
   goro__mu_lock(&c->mu);
 }
 

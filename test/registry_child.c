@@ -203,12 +203,14 @@ mode_cycle_reused(void)
 
 /* A pending goro_after (fires in 1.5 s, nobody reads it) while main waits
  * on an unrelated channel: a deadlock only once the timer has fired. */
+static goro_chan *after_chan; /* never released: the detector ends the process */
+
 static int
 mode_after(void)
 {
   goro_chan *c = named_chan("unrelated");
-  goro_chan *t = goro_after(1500 * GORO_MILLISECOND);
-  if (t == NULL)
+  after_chan = goro_after(1500 * GORO_MILLISECOND);
+  if (after_chan == NULL)
     die("goro_after", -errno);
   ready();
   goro_chan_recv(c, NULL);
