@@ -101,65 +101,9 @@ void goro__mu_lock(pthread_mutex_t *mu);
 void goro__mu_unlock(pthread_mutex_t *mu);
 void goro__cond_init(pthread_cond_t *cv); /* on CLOCK_MONOTONIC */
 
-/* ---- Parker (parker.c) ------------------------------------------------- */
+/* ---- parker (parker.h) --------------------------------------------------- */
 
-/* One per thread that ever blocks in goro. state is PARK_EMPTY, _NOTIFIED
- * or _SLEEPING; only the owner moves it away from NOTIFIED, only unpark
- * moves it to NOTIFIED. A parker is never freed (thread records are
- * recycled), so a waker may still touch it after the sleeper has gone. */
-#if defined(__linux__) && !defined(GORO_VALGRIND)
-#define GORO__FUTEX 1 /* sleep on the state word with futex(2) */
-#else
-#define GORO__FUTEX 0
-#endif
-struct goro__parker {
-  _Atomic int state;
-  int relax; /* the owner's cpu_relax budget (parker.c); 0: the default */
-#if !GORO__FUTEX
-  pthread_mutex_t mu; /* guards the SLEEPING -> wait transition */
-  pthread_cond_t cv;
-#endif
-};
-
-void goro__parker_init(struct goro__parker *p);
-/* Measure the CPU and set the spin policy (once, at init). */
-void goro__spin_init(void);
-/* Wait for an unpark, first awake (goro__park_spin) if spin is set.
- * deadline is an absolute goro_now() time, or < 0 for none. Returns true
- * when unparked, false when the deadline passed first. */
-bool goro__park(struct goro__parker *p, int64_t deadline, bool spin);
-/* The two halves of goro__park: wait awake for a bounded time, spinning
- * and yielding the CPU, watching for an unpark (true if one came), if an
- * awake slot is free; sleep until an unpark (true) or the deadline
- * (false). */
-bool goro__park_spin(struct goro__parker *p);
-bool goro__park_sleep(struct goro__parker *p, int64_t deadline);
-/* Waiting awake for something else than an unpark, in two steps: claim
- * an awake slot (false: none free; idle: the caller is an idle pool
- * worker, which gets fewer slots), then wait awake with it until
- * done(arg) (true) or the awake time is over (false), with the cpu_relax
- * budget *relax (see goro__parker.relax); that gives the slot back. */
-bool goro__spin_claim(bool idle);
-bool goro__spin_claimed_until(bool (*done)(void *), void *arg, int *relax);
-
-/* Threads with a record that are not asleep in goro__park_sleep, and the
- * CPUs online: the spin policy's inputs (parker.c). */
-extern _Atomic int goro__nawake;
-extern int goro__ncpu;
-/* In a fork child: awake threads are just the caller (awake is 0 or 1). */
-void goro__spin_atfork_child(int awake);
-/* Is the owner of p asleep in the kernel (a snapshot)? */
-static inline bool
-goro__parker_asleep(struct goro__parker *p)
-{
-  return atomic_load_explicit(&p->state, memory_order_relaxed) == 2; /* PARK_SLEEPING */
-}
-/* Wake the owner of p. Each park is ended by at most one unpark. */
-void goro__unpark(struct goro__parker *p);
-
-int64_t goro__now(void);
-/* goro__now() + ns, saturating at INT64_MAX (ns >= 0). */
-int64_t goro__deadline(int64_t ns);
+#include "parker.h"
 
 /* ---- thread (thread.c) --------------------------------------------------- */
 

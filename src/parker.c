@@ -1,7 +1,11 @@
-/* parker.c - per-thread park/unpark, the spin policy, and the pthread
- * wrappers.
+/* parker.c - what parking does the same whichever way a thread sleeps:
+ * waiting awake (the spin policy), the pthread wrappers, time, and the
+ * assertion handler. How a thread sleeps and is woken (goro__parker_init,
+ * goro__park_sleep, goro__unpark) is in parker_futex.c or parker_cond.c,
+ * whichever configure chose (see parker.h); this file keeps the name
+ * parker.c because it holds the parker's protocol and its entry points.
  *
- * A parker is a three-state word:
+ * A parker is a three-state word (enum goro__park_state):
  *   EMPTY    nothing pending; the owner is running or spinning;
  *   NOTIFIED an unpark arrived and the owner has not consumed it;
  *   SLEEPING the owner is (about to be) asleep in the kernel.
@@ -10,27 +14,15 @@
  * saw EMPTY never touches the parker again, so a spinning owner that sees
  * NOTIFIED may leave at once. A waker that saw SLEEPING may touch the
  * parker after the owner has left: parkers are never freed.
- *
- * On Linux the owner sleeps on the word itself with futex(2): one system
- * call per side. Elsewhere, and in a GORO_VALGRIND build (whose checkers
- * see pthread primitives, not futexes), a mutex and a condvar carry the
- * sleep.
  */
 #include "config.h"
 
 #include "internal.h"
 
-#include <errno.h>
 #include <sched.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#if GORO__FUTEX
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#endif
-
-enum { PARK_EMPTY = 0, PARK_NOTIFIED = 1, PARK_SLEEPING = 2 };
 
 void
 goro__assert_fail(const char *expr, const char *file, int line, const char *func)
@@ -39,8 +31,8 @@ goro__assert_fail(const char *expr, const char *file, int line, const char *func
   abort();
 }
 
-static void
-check_rc(int rc, const char *what)
+void
+goro__check_rc(int rc, const char *what)
 {
   if (GORO__UNLIKELY(rc != 0)) {
     fprintf(stderr, "goro: %s failed: %s\n", what, strerror(rc));
@@ -52,11 +44,12 @@ void
 goro__mu_init(pthread_mutex_t *mu)
 {
   pthread_mutexattr_t a;
-  check_rc(pthread_mutexattr_init(&a), "pthread_mutexattr_init");
+  goro__check_rc(pthread_mutexattr_init(&a), "pthread_mutexattr_init");
 #ifdef GORO_DEBUG
-  check_rc(pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK), "pthread_mutexattr_settype");
+  goro__check_rc(pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK),
+                 "pthread_mutexattr_settype");
 #endif
-  check_rc(pthread_mutex_init(mu, &a), "pthread_mutex_init");
+  goro__check_rc(pthread_mutex_init(mu, &a), "pthread_mutex_init");
   pthread_mutexattr_destroy(&a);
 }
 
@@ -77,22 +70,22 @@ goro__mu_lock(pthread_mutex_t *mu)
       return;
     goro__cpu_relax();
   }
-  check_rc(pthread_mutex_lock(mu), "pthread_mutex_lock");
+  goro__check_rc(pthread_mutex_lock(mu), "pthread_mutex_lock");
 }
 
 void
 goro__mu_unlock(pthread_mutex_t *mu)
 {
-  check_rc(pthread_mutex_unlock(mu), "pthread_mutex_unlock");
+  goro__check_rc(pthread_mutex_unlock(mu), "pthread_mutex_unlock");
 }
 
 void
 goro__cond_init(pthread_cond_t *cv)
 {
   pthread_condattr_t a;
-  check_rc(pthread_condattr_init(&a), "pthread_condattr_init");
-  check_rc(pthread_condattr_setclock(&a, CLOCK_MONOTONIC), "pthread_condattr_setclock");
-  check_rc(pthread_cond_init(cv, &a), "pthread_cond_init");
+  goro__check_rc(pthread_condattr_init(&a), "pthread_condattr_init");
+  goro__check_rc(pthread_condattr_setclock(&a, CLOCK_MONOTONIC), "pthread_condattr_setclock");
+  goro__check_rc(pthread_cond_init(cv, &a), "pthread_cond_init");
   pthread_condattr_destroy(&a);
 }
 
@@ -115,9 +108,9 @@ goro__deadline(int64_t ns)
 static inline bool
 consume(struct goro__parker *p)
 {
-  if (atomic_load_explicit(&p->state, memory_order_acquire) != PARK_NOTIFIED)
+  if (atomic_load_explicit(&p->state, memory_order_acquire) != GORO__PARK_NOTIFIED)
     return false;
-  atomic_store_explicit(&p->state, PARK_EMPTY, memory_order_relaxed);
+  atomic_store_explicit(&p->state, GORO__PARK_EMPTY, memory_order_relaxed);
   GORO__HAPPENS_AFTER(p); /* valgrind: the acquire above */
   return true;
 }
@@ -277,160 +270,10 @@ goro__spin_claimed_until(bool (*done)(void *), void *arg, int *relax)
   return spin_until(done, arg, relax, true);
 }
 
-/* ---- sleeping ------------------------------------------------------------ */
-
-/* The deadline passed while the owner slept: back to EMPTY, unless an
- * unpark swapped in NOTIFIED first (then the owner takes it). Returns
- * whether one did. */
-static bool
-unparked_at_timeout(struct goro__parker *p)
+bool
+goro__park_timed_out(struct goro__parker *p)
 {
-  int expect = PARK_SLEEPING;
-  return !atomic_compare_exchange_strong_explicit(&p->state, &expect, PARK_EMPTY,
+  int expect = GORO__PARK_SLEEPING;
+  return !atomic_compare_exchange_strong_explicit(&p->state, &expect, GORO__PARK_EMPTY,
                                                   memory_order_acq_rel, memory_order_acquire);
 }
-
-#if GORO__FUTEX
-
-void
-goro__parker_init(struct goro__parker *p)
-{
-  atomic_init(&p->state, PARK_EMPTY);
-  p->relax = 0;
-}
-
-/* futex(2) on the state word. Waits while it holds val, until the absolute
- * CLOCK_MONOTONIC deadline (NULL: none). */
-static int
-futex_wait(_Atomic int *word, int val, const struct timespec *deadline)
-{
-  long rc = syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, deadline, NULL,
-                    FUTEX_BITSET_MATCH_ANY);
-  return rc == 0 ? 0 : errno;
-}
-
-static void
-futex_wake_one(_Atomic int *word)
-{
-  syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL, 0);
-}
-
-/* The owner publishes SLEEPING before it waits, and the kernel checks the
- * word under its own lock: an unpark that swapped in NOTIFIED before the
- * wait makes the wait return at once (EAGAIN); one after it finds the
- * owner queued and wakes it. A wake that reaches a later park of the same
- * thread is spurious, and harmless: the owner loops on the state. */
-bool
-goro__park_sleep(struct goro__parker *p, int64_t deadline)
-{
-  int expect = PARK_EMPTY;
-  if (!atomic_compare_exchange_strong_explicit(&p->state, &expect, PARK_SLEEPING,
-                                               memory_order_acq_rel, memory_order_acquire)) {
-    atomic_store_explicit(&p->state, PARK_EMPTY, memory_order_relaxed); /* NOTIFIED */
-    return true;
-  }
-  struct timespec ts, *tsp = NULL;
-  if (deadline >= 0) {
-    ts.tv_sec = (time_t)(deadline / GORO_SECOND);
-    ts.tv_nsec = (long)(deadline % GORO_SECOND);
-    tsp = &ts;
-  }
-  bool woken = true;
-  atomic_fetch_sub_explicit(&goro__nawake, 1, memory_order_relaxed);
-  while (atomic_load_explicit(&p->state, memory_order_acquire) != PARK_NOTIFIED) {
-    int rc = futex_wait(&p->state, PARK_SLEEPING, tsp);
-    if (rc == ETIMEDOUT) {
-      woken = unparked_at_timeout(p);
-      break;
-    }
-    GORO__ASSERT(rc == 0 || rc == EAGAIN || rc == EINTR);
-  }
-  if (woken)
-    atomic_store_explicit(&p->state, PARK_EMPTY, memory_order_relaxed);
-  atomic_fetch_add_explicit(&goro__nawake, 1, memory_order_relaxed);
-  return woken;
-}
-
-void
-goro__unpark(struct goro__parker *p)
-{
-  int old = atomic_exchange_explicit(&p->state, PARK_NOTIFIED, memory_order_acq_rel);
-  GORO__ASSERT(old != PARK_NOTIFIED);
-  if (old == PARK_SLEEPING)
-    futex_wake_one(&p->state); /* parkers are never freed: p is still valid */
-}
-
-#else /* mutex and condvar */
-
-void
-goro__parker_init(struct goro__parker *p)
-{
-  atomic_init(&p->state, PARK_EMPTY);
-  GORO__IGNORE_VAR(p->state); /* valgrind: the edge is annotated instead */
-  p->relax = 0;
-  goro__mu_init(&p->mu);
-  goro__cond_init(&p->cv);
-}
-
-/* The owner moves EMPTY -> SLEEPING only with the mutex held, and waits on
- * the condvar without releasing it in between, so a signal cannot fall
- * between its check and its wait. */
-bool
-goro__park_sleep(struct goro__parker *p, int64_t deadline)
-{
-  goro__mu_lock(&p->mu);
-  int expect = PARK_EMPTY;
-  if (!atomic_compare_exchange_strong_explicit(&p->state, &expect, PARK_SLEEPING,
-                                               memory_order_acq_rel, memory_order_acquire)) {
-    /* NOTIFIED arrived meanwhile. */
-    atomic_store_explicit(&p->state, PARK_EMPTY, memory_order_relaxed);
-    GORO__HAPPENS_AFTER(p); /* valgrind: the acquire of the CAS */
-    goro__mu_unlock(&p->mu);
-    return true;
-  }
-  struct timespec ts;
-  if (deadline >= 0) {
-    ts.tv_sec = (time_t)(deadline / GORO_SECOND);
-    ts.tv_nsec = (long)(deadline % GORO_SECOND);
-  }
-  bool woken = true;
-  atomic_fetch_sub_explicit(&goro__nawake, 1, memory_order_relaxed);
-  while (atomic_load_explicit(&p->state, memory_order_acquire) != PARK_NOTIFIED) {
-    if (deadline < 0) {
-      check_rc(pthread_cond_wait(&p->cv, &p->mu), "pthread_cond_wait");
-      continue;
-    }
-    int rc = pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-    if (rc == ETIMEDOUT) {
-      woken = unparked_at_timeout(p);
-      break;
-    }
-    check_rc(rc, "pthread_cond_timedwait");
-  }
-  if (woken) {
-    atomic_store_explicit(&p->state, PARK_EMPTY, memory_order_relaxed);
-    GORO__HAPPENS_AFTER(p); /* valgrind: the acquire that saw NOTIFIED */
-  }
-  goro__mu_unlock(&p->mu);
-  atomic_fetch_add_explicit(&goro__nawake, 1, memory_order_relaxed);
-  return woken;
-}
-
-void
-goro__unpark(struct goro__parker *p)
-{
-  GORO__HAPPENS_BEFORE(p); /* valgrind: the release of the exchange */
-  int old = atomic_exchange_explicit(&p->state, PARK_NOTIFIED, memory_order_acq_rel);
-  GORO__ASSERT(old != PARK_NOTIFIED);
-  if (old == PARK_SLEEPING) {
-    /* Taking the mutex waits until the owner is inside pthread_cond_wait;
-     * signalling after dropping it spares the woken owner from blocking
-     * on the mutex we would still hold. A signal that finds the owner
-     * gone is harmless: it loops on state. */
-    goro__mu_lock(&p->mu);
-    goro__mu_unlock(&p->mu);
-    check_rc(pthread_cond_signal(&p->cv), "pthread_cond_signal");
-  }
-}
-
-#endif

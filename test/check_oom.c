@@ -17,6 +17,8 @@
  * The sanitizers own malloc: under ASan or TSan this suite is skipped
  * (exit status 77). GORO_TEST_SCALE below 1 tests only every k-th N.
  */
+#include "config.h" /* first: src/parker.h sizes struct goro__parker by it */
+
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #endif
