@@ -8,7 +8,7 @@
  * whose rows it reads: keep the format "<n> <layer>: <files>".
  *
  *   1 sys: error.c
- *   2 parker: parker.c
+ *   2 parker: parker.c parker_futex.c parker_cond.c parker.h
  *   3 thread: thread.c waiter.h
  *   4 chan: ring.h chan.c dirchan.c
  *   5 select: select.c
