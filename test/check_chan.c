@@ -321,7 +321,7 @@ START_TEST(test_chan_unbuffered_len_is_zero_with_a_blocked_sender)
   goro_wg *wg = wg_make_checked();
   struct seq_sender s = {.c = c, .base = 9, .n = 1, .wg = wg};
   spawn(wg, seq_sender_main, &s);
-  sleep_ms(50);
+  nap(50 * MS);
   ck_assert_uint_eq(goro_chan_len(c), 0);
   ck_assert_uint_eq(goro_chan_cap(c), 0);
   int64_t v = 0;
@@ -504,7 +504,7 @@ START_TEST(test_chan_send_blocks_only_while_the_buffer_is_full)
   goro_wg *wg = wg_make_checked();
   struct seq_sender s = {.c = c, .base = 0, .n = (int64_t)cap + 1, .wg = wg};
   spawn(wg, seq_sender_main, &s);
-  sleep_ms(50);
+  nap(50 * MS);
   ck_assert_int_eq(atomic_load(&s.sent), (long long)cap); /* the last one waits */
   ck_assert_uint_eq(goro_chan_len(c), cap);
   int64_t v = -1;
@@ -532,7 +532,7 @@ START_TEST(test_chan_recv_blocks_until_a_value_arrives)
   goro_wg *wg = wg_make_checked();
   struct receiver r = {.c = c, .wg = wg};
   spawn(wg, receiver_main, &r);
-  sleep_ms(50);
+  nap(50 * MS);
   ck_assert_int_eq(atomic_load(&r.returned), 0);
   int64_t v = 42;
   ck_assert_int_eq(goro_chan_send(c, &v), 0);
@@ -568,7 +568,7 @@ START_TEST(test_chan_unbuffered_send_completes_only_when_a_receiver_has_the_valu
   for (int round = 0; round < 3; round++) {
     struct flag_sender s = {.c = c, .wg = wg};
     spawn(wg, flag_sender_main, &s);
-    sleep_ms(50);
+    nap(50 * MS);
     ck_assert_msg(atomic_load(&s.sent) == 0, "unbuffered send returned with no receiver");
     int64_t v = 0;
     ck_assert_int_eq(goro_chan_recv(c, &v), 1);
@@ -617,7 +617,7 @@ START_TEST(test_chan_trysend_hands_the_value_to_a_waiting_receiver)
   int rc;
   while ((rc = goro_chan_trysend(c, &v)) == GORO_EAGAIN) {
     ck_assert_msg(goro_now() < deadline, "trysend never met the waiting receiver");
-    sleep_ms(1);
+    nap(1 * MS);
   }
   ck_assert_int_eq(rc, 0);
   goro_wg_wait(wg);
@@ -658,7 +658,7 @@ START_TEST(test_chan_tryrecv_reports_eagain_when_empty_and_one_with_a_value)
     int rc = goro_chan_tryrecv(c, &v);
     if (rc == GORO_EAGAIN) {
       ck_assert_msg(goro_now() < deadline, "tryrecv never met the sender");
-      sleep_ms(1);
+      nap(1 * MS);
       continue;
     }
     ck_assert_int_eq(rc, 1);
@@ -792,7 +792,7 @@ START_TEST(test_chan_close_wakes_every_blocked_receiver)
     r[i].wg = wg;
     spawn(wg, receiver_main, &r[i]);
   }
-  sleep_ms(50); /* let them block */
+  nap(50 * MS); /* let them block */
   for (int64_t v = 1; v <= NV; v++)
     ck_assert_int_eq(goro_chan_send(c, &v), 0);
   ck_assert_int_eq(goro_chan_close(c), 0);
@@ -836,7 +836,7 @@ START_TEST(test_chan_close_wakes_every_blocked_sender_with_epipe)
     s[i].wg = wg;
     spawn(wg, seq_sender_main, &s[i]);
   }
-  sleep_ms(50); /* let them block */
+  nap(50 * MS); /* let them block */
   ck_assert_uint_eq(goro_chan_len(c), cap);
   ck_assert_int_eq(goro_chan_close(c), 0);
   goro_wg_wait(wg);
@@ -1199,7 +1199,7 @@ START_TEST(test_chan_ten_thousand_goroutines_blocked_in_a_chain_all_finish)
     ck_assert_msg(rc == 0, "goroutine %zu of %zu: goro_go: %s", i, n, goro_strerror(rc));
   }
   ck_assert_uint_ge(goro_num_goroutine(), n);
-  sleep_ms(100); /* most of them are blocked now */
+  nap(100 * MS); /* most of them are blocked now */
   int64_t v = 0;
   ck_assert_int_eq(goro_chan_send(ch[n], &v), 0);
   ck_assert_int_eq(goro_chan_recv(ch[0], &v), 1);

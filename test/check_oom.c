@@ -562,8 +562,7 @@ run_child(long fail_at, bool persistent)
       waitpid(pid, &st, 0);
       return -1;
     }
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
+    nap(MS);
   }
 }
 

@@ -122,7 +122,7 @@ await_entry(const char *name, const char *state)
       free(e);
     }
     ck_assert_msg(goro_now() < deadline, "goroutine %s never showed %s", name, state);
-    sleep_ms(5);
+    nap(5 * MS);
   }
 }
 
@@ -466,7 +466,7 @@ START_TEST(test_self_is_zero_outside_goroutines_and_distinct_in_each)
     start_waiter(&w[i], "id-reporter", c, wg);
   for (int i = 0; i < N; i++) {
     while (atomic_load(&w[i].id) == 0)
-      sleep_ms(1);
+      nap(1 * MS);
     ck_assert_uint_ge(atomic_load(&w[i].id), 1);
     for (int j = 0; j < i; j++)
       ck_assert_uint_ne(atomic_load(&w[i].id), atomic_load(&w[j].id));
@@ -496,7 +496,7 @@ START_TEST(test_num_goroutine_counts_started_until_they_return)
   goro_wg_wait(wg);
   int64_t deadline = goro_now() + patience();
   while (goro_num_goroutine() != base && goro_now() < deadline)
-    sleep_ms(1);
+    nap(1 * MS);
   ck_assert_uint_eq(goro_num_goroutine(), base);
   goro_wg_free(wg);
   goro_chan_release(c);
@@ -820,14 +820,14 @@ START_TEST(test_dump_shows_each_state_with_channel_and_duration)
       break;
     ck_assert_msg(goro_now() < deadline, "not every state showed; last dump:\n%s", dump);
     free(dump);
-    sleep_ms(10);
+    nap(10 * MS);
   }
   for (int i = 0; i < NSTATES; i++)
     assert_state_entry(dump, i, &s);
   free(dump);
 
   /* Blocked for over a second: the duration says so. */
-  sleep_ms(1200);
+  nap(1200 * MS);
   dump = dump_string();
   for (int i = 0; i < NSTATES; i++) {
     if (!state_cases[i].forever)
@@ -869,7 +869,7 @@ START_TEST(test_dump_shows_unnamed_goroutine_by_function_and_unnamed_channel)
   goro_wg_add(wg, 1);
   ck_assert_int_eq(goro_go(recv_main, &w), 0);
   while (atomic_load(&w.id) == 0)
-    sleep_ms(1);
+    nap(1 * MS);
   char head[64];
   snprintf(head, sizeof head, "goroutine %llu [chan receive, ",
            (unsigned long long)atomic_load(&w.id));
@@ -882,7 +882,7 @@ START_TEST(test_dump_shows_unnamed_goroutine_by_function_and_unnamed_channel)
     if (e != NULL)
       break;
     ck_assert_msg(goro_now() < deadline, "the goroutine never blocked");
-    sleep_ms(5);
+    nap(5 * MS);
   }
   ck_assert_msg(strstr(e, "\tname:") == NULL, "a name in:\n%s", e);
   ck_assert_msg(strstr(e, "\tfunc: ") != NULL, "no function in:\n%s", e);

@@ -81,15 +81,6 @@ run_suite(Suite *s)
 #define UNDER_ASAN 0
 #endif
 
-/* Sleep without goro, whatever signals arrive. */
-static inline void
-sleep_ms(long ms)
-{
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
-}
-
 /* n times GORO_TEST_SCALE (a positive factor, default 1), at least 1. */
 static inline size_t
 scaled(size_t n)
