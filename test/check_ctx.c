@@ -76,7 +76,7 @@ static long
 heap_in_use(void)
 {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-  if (UNDER_ASAN || UNDER_TSAN)
+  if (UNDER_SANITIZER)
     return -1;
   struct mallinfo2 mi = mallinfo2();
   return (long)mi.uordblks + (long)mi.hblkhd;

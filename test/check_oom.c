@@ -14,8 +14,9 @@
  * recycled thread records and the timer heap, which live as long as the
  * process.
  *
- * The sanitizers own malloc: under ASan or TSan this suite is skipped
- * (exit status 77). GORO_TEST_SCALE below 1 tests only every k-th N.
+ * The sanitizers own malloc: under ASan, MSan or TSan (UNDER_SANITIZER in
+ * testutil.h) this suite is skipped (exit status 77). GORO_TEST_SCALE
+ * below 1 tests only every k-th N.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* dl_iterate_phdr */
@@ -37,18 +38,6 @@
 
 #include "internal.h" /* sizeof(struct goro__thread): records are kept for reuse */
 #include "testutil.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
-    __has_feature(memory_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
 
 #if !UNDER_SANITIZER
 

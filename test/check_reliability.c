@@ -1526,7 +1526,7 @@ reliability_suite(void)
    * that a lost thread held (seen under both ASan and TSan). The fork
    * tests run in the plain build. */
   tc = tcase_make("fork", 120);
-  if (!UNDER_TSAN && !UNDER_ASAN) {
+  if (!UNDER_SANITIZER) {
     tcase_add_test(tc,
                    test_fork_with_goroutines_running_and_blocked_child_uses_goro_parent_unaffected);
     tcase_add_test(tc, test_fork_from_a_goroutine_child_uses_goro);

@@ -81,6 +81,9 @@ run_suite(Suite *s)
 #define UNDER_ASAN 0
 #endif
 
+/* Any of them: the sanitizer owns malloc and slows everything down. */
+#define UNDER_SANITIZER (UNDER_TSAN || UNDER_ASAN)
+
 /* n times GORO_TEST_SCALE (a positive factor, default 1), at least 1. */
 static inline size_t
 scaled(size_t n)
@@ -178,7 +181,7 @@ slack_ns(void)
   const char *s = getenv("GORO_TEST_SLACK_MS");
   if (s != NULL && *s != '\0')
     return strtoll(s, NULL, 10) * MS;
-  return (UNDER_TSAN || UNDER_ASAN) ? 1000 * MS : 500 * MS;
+  return UNDER_SANITIZER ? 1000 * MS : 500 * MS;
 }
 #define SLACK slack_ns()
 
