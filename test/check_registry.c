@@ -53,9 +53,7 @@ extern char **environ;
 static int64_t
 patience(void)
 {
-  const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
-  double f = s != NULL ? strtod(s, NULL) : 1.0;
-  return (int64_t)(45 * (f >= 1.0 ? f : 1.0)) * GORO_SECOND;
+  return (int64_t)(45 * slowness()) * GORO_SECOND;
 }
 
 static goro_chan *
