@@ -1,5 +1,6 @@
 /* check_chan.c - channels: make, send, recv, trysend, tryrecv, close, len,
- * cap, retain and release (API.md, section "Channels").
+ * cap, retain and release (goro_chan_make(3), goro_chan_send(3),
+ * goro_chan_recv(3), goro_chan_close(3) and the pages they name).
  *
  * Tests where capacity matters loop over test_caps {0, 1, 64}. Goroutines
  * are joined through a goro_wg: a lost wake-up shows as the test case's

@@ -1,5 +1,5 @@
 /* check_go.c - goroutines: goro_go, goro_go_named, goro_self,
- * goro_num_goroutine and the pooled spawner (API.md, section "Goroutines").
+ * goro_num_goroutine and the pooled spawner (goro_go(3)).
  *
  * GORO_TEST_SCALE (a factor, default 1) shrinks the heavy tests, for slow
  * sanitizer builds and valgrind.

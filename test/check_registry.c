@@ -1,7 +1,7 @@
 /* check_registry.c - the registry: goro_self, goro_num_goroutine,
  * goro_leakcheck, goro_dump, global deadlock detection, GORO_DEADLOCK,
- * GORO_LEAKCHECK and GORO_DUMP_SIGNAL (API.md, section "Leaks, dumps and
- * deadlock").
+ * GORO_LEAKCHECK and GORO_DUMP_SIGNAL (goro_leakcheck(3), goro(3)
+ * ENVIRONMENT).
  *
  * What a whole process does (exit with status 2 on a deadlock, report at
  * exit, dump on SIGQUIT) is tested on test/registry_child, run with a mode

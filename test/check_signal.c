@@ -1,6 +1,6 @@
-/* check_signal.c - signals and processes (API.md, "Timers and signals"):
- * the signal mask goroutines run with, fork() in a goroutine, and
- * goro_signal_notify / goro_signal_stop.
+/* check_signal.c - signals and processes (goro_signal_notify(3), goro(3),
+ * SIGNALS): the signal mask goroutines run with, fork() in a goroutine,
+ * and goro_signal_notify / goro_signal_stop.
  *
  * Every test runs in its own process (Check's fork mode), so each starts
  * with no goroutine: the first goro_go of a test takes the test thread's
@@ -334,7 +334,7 @@ END_TEST
 
 /* A signal process-directed while every goroutine (and main) blocks it
  * reaches the one application thread that does not: main blocked it
- * before the first goroutine, as API.md says to. */
+ * before the first goroutine, as goro(3), SIGNALS, says to. */
 struct taker {
   atomic_long tid;
   atomic_bool stop;

@@ -1,5 +1,5 @@
-/* check_wg.c - WaitGroup and the closer goroutine (API.md, sections
- * "WaitGroup" and "Closer").
+/* check_wg.c - WaitGroup and the closer goroutine (goro_wg_make(3),
+ * goro_closer(3)).
  *
  * GORO_TEST_SCALE (a factor, default 1) shrinks the heavy tests, for
  * valgrind.
