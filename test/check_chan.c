@@ -1,5 +1,6 @@
 /* check_chan.c - channels: make, send, recv, trysend, tryrecv, close, len,
- * cap, retain and release (API.md, section "Channels").
+ * cap, retain and release (goro_chan_make(3), goro_chan_send(3),
+ * goro_chan_recv(3), goro_chan_close(3) and the pages they name).
  *
  * Tests where capacity matters loop over test_caps {0, 1, 64}. Goroutines
  * are joined through a goro_wg: a lost wake-up shows as the test case's
@@ -24,15 +25,6 @@
 
 /* ---- Helpers ----------------------------------------------------------- */
 
-/* goro_go under wg: add 1, start fn(arg), which must call goro_wg_done. */
-static void
-spawn(goro_wg *wg, goro_fn *fn, void *arg)
-{
-  ck_assert_int_eq(goro_wg_add(wg, 1), 0);
-  int rc = goro_go(fn, arg);
-  ck_assert_msg(rc == 0, "goro_go: %s", goro_strerror(rc));
-}
-
 /* A goroutine that sends n int64_t values base, base+1, ... on c and stops
  * at the first failure. */
 struct seq_sender {
@@ -41,7 +33,6 @@ struct seq_sender {
   int64_t n;
   int rc;            /* result of the last send */
   atomic_llong sent; /* sends that returned 0 */
-  goro_wg *wg;
 };
 
 static void
@@ -56,7 +47,6 @@ seq_sender_main(void *arg)
       break;
     atomic_fetch_add(&s->sent, 1);
   }
-  goro_wg_done(s->wg);
 }
 
 /* A goroutine that receives one int64_t from c. */
@@ -65,7 +55,6 @@ struct receiver {
   int rc;
   int64_t v;
   atomic_int returned;
-  goro_wg *wg;
 };
 
 static void
@@ -75,7 +64,6 @@ receiver_main(void *arg)
   r->v = -1;
   r->rc = goro_chan_recv(r->c, &r->v);
   atomic_store(&r->returned, 1);
-  goro_wg_done(r->wg);
 }
 
 /* ---- Make, cap, len ---------------------------------------------------- */
@@ -150,7 +138,7 @@ START_TEST(test_chan_make_out_of_memory_returns_null_enomem)
 {
   /* Under the bound but more than the machine has. The sanitizers'
    * allocators abort on such a request by default. */
-  if (UNDER_ASAN || UNDER_TSAN || sizeof(size_t) < 8)
+  if (UNDER_SANITIZER || sizeof(size_t) < 8)
     return;
   errno = 0;
   goro_chan *c = goro_chan_make(1024, GORO_CHAN_MAX_ALLOC / 1024 - 1024);
@@ -319,9 +307,9 @@ START_TEST(test_chan_unbuffered_len_is_zero_with_a_blocked_sender)
 {
   goro_chan *c = chan_make_checked(sizeof(int64_t), 0);
   goro_wg *wg = wg_make_checked();
-  struct seq_sender s = {.c = c, .base = 9, .n = 1, .wg = wg};
-  spawn(wg, seq_sender_main, &s);
-  sleep_ms(50);
+  struct seq_sender s = {.c = c, .base = 9, .n = 1};
+  wg_go_checked(wg, seq_sender_main, &s);
+  nap(50 * MS);
   ck_assert_uint_eq(goro_chan_len(c), 0);
   ck_assert_uint_eq(goro_chan_cap(c), 0);
   int64_t v = 0;
@@ -358,7 +346,6 @@ struct copy_sender {
   unsigned char *elem; /* exactly elemsize bytes, so ASan sees over-reads */
   size_t elemsize;
   int rc;
-  goro_wg *wg;
 };
 
 static void
@@ -368,7 +355,6 @@ copy_sender_main(void *arg)
   s->rc = goro_chan_send(s->c, s->elem);
   if (s->elemsize > 0)
     memset(s->elem, 0x55, s->elemsize); /* the channel must hold its own copy */
-  goro_wg_done(s->wg);
 }
 
 START_TEST(test_chan_values_are_copied_in_and_out_by_elemsize)
@@ -388,8 +374,8 @@ START_TEST(test_chan_values_are_copied_in_and_out_by_elemsize)
       src[j] = (unsigned char)(j * 7 + k + 1);
     memset(dst, 0xEE, es + CANARY);
 
-    struct copy_sender s = {.c = c, .elem = src, .elemsize = es, .wg = wg};
-    spawn(wg, copy_sender_main, &s);
+    struct copy_sender s = {.c = c, .elem = src, .elemsize = es};
+    wg_go_checked(wg, copy_sender_main, &s);
     if (cap > 0)
       goro_wg_wait(wg); /* the sender has clobbered its buffer by now */
     ck_assert_int_eq(goro_chan_recv(c, dst), 1);
@@ -418,9 +404,9 @@ START_TEST(test_chan_elemsize_zero_works_with_null_elem)
     ck_assert_int_eq(goro_chan_trysend(c, NULL), GORO_EAGAIN);
     ck_assert_int_eq(goro_chan_tryrecv(c, NULL), GORO_EAGAIN);
     goro_wg *wg = wg_make_checked();
-    struct copy_sender s = {.c = c, .elem = NULL, .elemsize = 0, .wg = wg};
+    struct copy_sender s = {.c = c, .elem = NULL, .elemsize = 0};
     for (int k = 0; k < 3; k++) {
-      spawn(wg, copy_sender_main, &s);
+      wg_go_checked(wg, copy_sender_main, &s);
       ck_assert_int_eq(goro_chan_recv(c, NULL), 1);
       goro_wg_wait(wg);
       ck_assert_int_eq(s.rc, 0);
@@ -459,8 +445,8 @@ START_TEST(test_chan_send_returns_zero_and_recv_returns_one_with_the_value)
   enum { N = 200 };
   goro_chan *c = chan_make_checked(sizeof(int64_t), cap);
   goro_wg *wg = wg_make_checked();
-  struct seq_sender s = {.c = c, .base = 1000, .n = N, .wg = wg};
-  spawn(wg, seq_sender_main, &s);
+  struct seq_sender s = {.c = c, .base = 1000, .n = N};
+  wg_go_checked(wg, seq_sender_main, &s);
   for (int64_t i = 0; i < N; i++) {
     int64_t v = -1;
     ck_assert_int_eq(goro_chan_recv(c, &v), 1);
@@ -480,8 +466,8 @@ START_TEST(test_chan_recv_with_null_elem_discards_one_value)
   size_t cap = test_caps[_i];
   goro_chan *c = chan_make_checked(sizeof(int64_t), cap);
   goro_wg *wg = wg_make_checked();
-  struct seq_sender s = {.c = c, .base = 1, .n = 3, .wg = wg};
-  spawn(wg, seq_sender_main, &s);
+  struct seq_sender s = {.c = c, .base = 1, .n = 3};
+  wg_go_checked(wg, seq_sender_main, &s);
   int64_t v = 0;
   ck_assert_int_eq(goro_chan_recv(c, NULL), 1); /* 1 is discarded */
   ck_assert_int_eq(goro_chan_recv(c, &v), 1);
@@ -502,9 +488,9 @@ START_TEST(test_chan_send_blocks_only_while_the_buffer_is_full)
   size_t cap = test_caps[_i];
   goro_chan *c = chan_make_checked(sizeof(int64_t), cap);
   goro_wg *wg = wg_make_checked();
-  struct seq_sender s = {.c = c, .base = 0, .n = (int64_t)cap + 1, .wg = wg};
-  spawn(wg, seq_sender_main, &s);
-  sleep_ms(50);
+  struct seq_sender s = {.c = c, .base = 0, .n = (int64_t)cap + 1};
+  wg_go_checked(wg, seq_sender_main, &s);
+  nap(50 * MS);
   ck_assert_int_eq(atomic_load(&s.sent), (long long)cap); /* the last one waits */
   ck_assert_uint_eq(goro_chan_len(c), cap);
   int64_t v = -1;
@@ -530,9 +516,9 @@ START_TEST(test_chan_recv_blocks_until_a_value_arrives)
   size_t cap = test_caps[_i];
   goro_chan *c = chan_make_checked(sizeof(int64_t), cap);
   goro_wg *wg = wg_make_checked();
-  struct receiver r = {.c = c, .wg = wg};
-  spawn(wg, receiver_main, &r);
-  sleep_ms(50);
+  struct receiver r = {.c = c};
+  wg_go_checked(wg, receiver_main, &r);
+  nap(50 * MS);
   ck_assert_int_eq(atomic_load(&r.returned), 0);
   int64_t v = 42;
   ck_assert_int_eq(goro_chan_send(c, &v), 0);
@@ -548,7 +534,6 @@ struct flag_sender {
   goro_chan *c;
   atomic_int sent; /* set once send returned */
   int rc;
-  goro_wg *wg;
 };
 
 static void
@@ -558,7 +543,6 @@ flag_sender_main(void *arg)
   int64_t v = 7;
   s->rc = goro_chan_send(s->c, &v);
   atomic_store(&s->sent, 1);
-  goro_wg_done(s->wg);
 }
 
 START_TEST(test_chan_unbuffered_send_completes_only_when_a_receiver_has_the_value)
@@ -566,9 +550,9 @@ START_TEST(test_chan_unbuffered_send_completes_only_when_a_receiver_has_the_valu
   goro_chan *c = chan_make_checked(sizeof(int64_t), 0);
   goro_wg *wg = wg_make_checked();
   for (int round = 0; round < 3; round++) {
-    struct flag_sender s = {.c = c, .wg = wg};
-    spawn(wg, flag_sender_main, &s);
-    sleep_ms(50);
+    struct flag_sender s = {.c = c};
+    wg_go_checked(wg, flag_sender_main, &s);
+    nap(50 * MS);
     ck_assert_msg(atomic_load(&s.sent) == 0, "unbuffered send returned with no receiver");
     int64_t v = 0;
     ck_assert_int_eq(goro_chan_recv(c, &v), 1);
@@ -610,14 +594,14 @@ START_TEST(test_chan_trysend_hands_the_value_to_a_waiting_receiver)
   size_t cap = test_caps[_i];
   goro_chan *c = chan_make_checked(sizeof(int64_t), cap);
   goro_wg *wg = wg_make_checked();
-  struct receiver r = {.c = c, .wg = wg};
-  spawn(wg, receiver_main, &r);
+  struct receiver r = {.c = c};
+  wg_go_checked(wg, receiver_main, &r);
   int64_t v = 77;
   int64_t deadline = goro_now() + 10 * GORO_SECOND;
   int rc;
   while ((rc = goro_chan_trysend(c, &v)) == GORO_EAGAIN) {
     ck_assert_msg(goro_now() < deadline, "trysend never met the waiting receiver");
-    sleep_ms(1);
+    nap(1 * MS);
   }
   ck_assert_int_eq(rc, 0);
   goro_wg_wait(wg);
@@ -651,14 +635,14 @@ START_TEST(test_chan_tryrecv_reports_eagain_when_empty_and_one_with_a_value)
   ck_assert_int_eq(goro_chan_tryrecv(c, NULL), GORO_EAGAIN);
   /* Values come from the buffer, then from the blocked sender. */
   goro_wg *wg = wg_make_checked();
-  struct seq_sender s = {.c = c, .base = 500, .n = (int64_t)cap + 1, .wg = wg};
-  spawn(wg, seq_sender_main, &s);
+  struct seq_sender s = {.c = c, .base = 500, .n = (int64_t)cap + 1};
+  wg_go_checked(wg, seq_sender_main, &s);
   int64_t deadline = goro_now() + 10 * GORO_SECOND;
   for (int64_t i = 0; i <= (int64_t)cap;) {
     int rc = goro_chan_tryrecv(c, &v);
     if (rc == GORO_EAGAIN) {
       ck_assert_msg(goro_now() < deadline, "tryrecv never met the sender");
-      sleep_ms(1);
+      nap(1 * MS);
       continue;
     }
     ck_assert_int_eq(rc, 1);
@@ -789,10 +773,9 @@ START_TEST(test_chan_close_wakes_every_blocked_receiver)
   memset(r, 0, sizeof r);
   for (int i = 0; i < NR; i++) {
     r[i].c = c;
-    r[i].wg = wg;
-    spawn(wg, receiver_main, &r[i]);
+    wg_go_checked(wg, receiver_main, &r[i]);
   }
-  sleep_ms(50); /* let them block */
+  nap(50 * MS); /* let them block */
   for (int64_t v = 1; v <= NV; v++)
     ck_assert_int_eq(goro_chan_send(c, &v), 0);
   ck_assert_int_eq(goro_chan_close(c), 0);
@@ -833,10 +816,9 @@ START_TEST(test_chan_close_wakes_every_blocked_sender_with_epipe)
     s[i].c = c;
     s[i].base = 1000 + i;
     s[i].n = 1;
-    s[i].wg = wg;
-    spawn(wg, seq_sender_main, &s[i]);
+    wg_go_checked(wg, seq_sender_main, &s[i]);
   }
-  sleep_ms(50); /* let them block */
+  nap(50 * MS); /* let them block */
   ck_assert_uint_eq(goro_chan_len(c), cap);
   ck_assert_int_eq(goro_chan_close(c), 0);
   goro_wg_wait(wg);
@@ -912,7 +894,6 @@ struct ref_user {
   int64_t n;
   int64_t sum;
   int rc;
-  goro_wg *wg;
 };
 
 static void
@@ -926,7 +907,6 @@ ref_sender_main(void *arg)
   if (u->rc == 0)
     u->rc = goro_chan_close(u->c);
   goro_chan_release(u->c);
-  goro_wg_done(u->wg);
 }
 
 static void
@@ -939,7 +919,6 @@ ref_receiver_main(void *arg)
   while ((u->rc = goro_chan_recv(u->c, &v)) > 0)
     u->sum += v;
   goro_chan_release(u->c);
-  goro_wg_done(u->wg);
 }
 
 START_TEST(test_chan_retained_by_goroutines_outlives_the_creators_release)
@@ -949,10 +928,10 @@ START_TEST(test_chan_retained_by_goroutines_outlives_the_creators_release)
   goro_chan *c = chan_make_checked(sizeof(int64_t), cap);
   goro_chan *start = chan_make_checked(0, 0);
   goro_wg *wg = wg_make_checked();
-  struct ref_user snd = {.c = goro_chan_retain(c), .start = start, .n = N, .wg = wg};
-  struct ref_user rcv = {.c = goro_chan_retain(c), .start = start, .wg = wg};
-  spawn(wg, ref_sender_main, &snd);
-  spawn(wg, ref_receiver_main, &rcv);
+  struct ref_user snd = {.c = goro_chan_retain(c), .start = start, .n = N};
+  struct ref_user rcv = {.c = goro_chan_retain(c), .start = start};
+  wg_go_checked(wg, ref_sender_main, &snd);
+  wg_go_checked(wg, ref_receiver_main, &rcv);
   goro_chan_release(c); /* the goroutines hold the only references now */
   c = NULL;
   ck_assert_int_eq(goro_chan_close(start), 0);
@@ -1032,8 +1011,7 @@ START_TEST(test_chan_keeps_each_senders_order_with_several_senders)
     s[i].c = c;
     s[i].base = (int64_t)i << 32;
     s[i].n = per;
-    s[i].wg = wg;
-    spawn(wg, seq_sender_main, &s[i]);
+    wg_go_checked(wg, seq_sender_main, &s[i]);
   }
   int64_t next[NS] = {0};
   for (int64_t k = 0; k < per * NS; k++) {
@@ -1085,7 +1063,6 @@ mpmc_sender_main(void *arg)
       break;
     w->count++;
   }
-  goro_wg_done(w->m->senders);
 }
 
 static void
@@ -1099,7 +1076,6 @@ mpmc_receiver_main(void *arg)
     w->count++;
     w->sum += x;
   }
-  goro_wg_done(w->m->receivers);
 }
 
 START_TEST(test_chan_many_senders_and_receivers_lose_and_duplicate_nothing)
@@ -1120,12 +1096,12 @@ START_TEST(test_chan_many_senders_and_receivers_lose_and_duplicate_nothing)
   for (size_t i = 0; i < MPMC_RECEIVERS; i++) {
     rcv[i].m = &m;
     rcv[i].id = i;
-    spawn(m.receivers, mpmc_receiver_main, &rcv[i]);
+    wg_go_checked(m.receivers, mpmc_receiver_main, &rcv[i]);
   }
   for (size_t i = 0; i < MPMC_SENDERS; i++) {
     snd[i].m = &m;
     snd[i].id = i;
-    spawn(m.senders, mpmc_sender_main, &snd[i]);
+    wg_go_checked(m.senders, mpmc_sender_main, &snd[i]);
   }
   goro_wg_wait(m.senders);
   ck_assert_int_eq(goro_chan_close(m.c), 0);
@@ -1199,7 +1175,7 @@ START_TEST(test_chan_ten_thousand_goroutines_blocked_in_a_chain_all_finish)
     ck_assert_msg(rc == 0, "goroutine %zu of %zu: goro_go: %s", i, n, goro_strerror(rc));
   }
   ck_assert_uint_ge(goro_num_goroutine(), n);
-  sleep_ms(100); /* most of them are blocked now */
+  nap(100 * MS); /* most of them are blocked now */
   int64_t v = 0;
   ck_assert_int_eq(goro_chan_send(ch[n], &v), 0);
   ck_assert_int_eq(goro_chan_recv(ch[0], &v), 1);

@@ -11,7 +11,6 @@
 #include "testutil.h"
 
 #include <goro.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -68,21 +67,6 @@ assert_cancelled(goro_ctx *c, int err, const char *what)
   ck_assert_msg(is_done(c), "%s: done not closed", what);
   ck_assert_msg(goro_ctx_err(c) == err, "%s: err %s, want %s", what, goro_strerror(goro_ctx_err(c)),
                 goro_strerror(err));
-}
-
-/* Bytes the allocator has handed out (glibc); -1 where it is not known
- * (or not meaningful: ASan's allocator does not feed mallinfo2). */
-static long
-heap_in_use(void)
-{
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-  if (UNDER_ASAN || UNDER_TSAN)
-    return -1;
-  struct mallinfo2 mi = mallinfo2();
-  return (long)mi.uordblks + (long)mi.hblkhd;
-#else
-  return -1;
-#endif
 }
 
 /* A timer-driven cancel reaches descendants just after the context

@@ -1,5 +1,5 @@
 /* check_dirchan.c - directional channels and checked element sizes
- * (API.md, "Directional channels"; goro.h, "Checked element sizes").
+ * (goro_chan_sendonly(3), goro_chan_elemsize(3), GORO_CHAN_TYPE(3)).
  *
  * A view is its channel under another type, so every test here checks
  * that an operation on a view is the same operation on the same channel:

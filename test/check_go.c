@@ -1,5 +1,5 @@
 /* check_go.c - goroutines: goro_go, goro_go_named, goro_self,
- * goro_num_goroutine and the pooled spawner (API.md, section "Goroutines").
+ * goro_num_goroutine and the pooled spawner (goro_go(3)).
  *
  * GORO_TEST_SCALE (a factor, default 1) shrinks the heavy tests, for slow
  * sanitizer builds and valgrind.
@@ -26,7 +26,7 @@ num_goroutine_settles_at(size_t want)
   int64_t deadline = goro_now() + 2 * GORO_SECOND;
   size_t n;
   while ((n = goro_num_goroutine()) != want && goro_now() < deadline)
-    sleep_ms(1);
+    nap(1 * MS);
   return n;
 }
 
@@ -272,7 +272,7 @@ START_TEST(test_go_num_goroutine_counts_started_and_not_returned)
     ck_assert_uint_ge(goro_num_goroutine(), (size_t)i + 1);
   }
   ck_assert_uint_eq(num_goroutine_settles_at(N), N);
-  sleep_ms(20);
+  nap(20 * MS);
   ck_assert_uint_eq(goro_num_goroutine(), N); /* blocked ones stay counted */
 
   /* Release half of them. */
@@ -382,8 +382,7 @@ race_spawner_main(void *arg)
         break;
       }
     }
-    struct timespec ts = {0, (long)(rand_r(&r->seed) % 120) * 1000};
-    nanosleep(&ts, NULL);
+    nap((int64_t)(rand_r(&r->seed) % 120) * GORO_MICROSECOND);
   }
   return NULL;
 }

@@ -14,8 +14,9 @@
  * recycled thread records and the timer heap, which live as long as the
  * process.
  *
- * The sanitizers own malloc: under ASan or TSan this suite is skipped
- * (exit status 77). GORO_TEST_SCALE below 1 tests only every k-th N.
+ * The sanitizers own malloc: under ASan, MSan or TSan (UNDER_SANITIZER in
+ * testutil.h) this suite is skipped (exit status 77). GORO_TEST_SCALE
+ * below 1 tests only every k-th N.
  */
 #include "config.h" /* first: src/parker.h sizes struct goro__parker by it */
 
@@ -39,18 +40,6 @@
 
 #include "internal.h" /* sizeof(struct goro__thread): records are kept for reuse */
 #include "testutil.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
-    __has_feature(memory_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
 
 #if !UNDER_SANITIZER
 
@@ -564,8 +553,7 @@ run_child(long fail_at, bool persistent)
       waitpid(pid, &st, 0);
       return -1;
     }
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
+    nap(MS);
   }
 }
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# check_pipeline3.sh - tools/pipeline3 (TOOLS.md, 8.4-8.5).
+# check_pipeline3.sh - tools/pipeline3, gopl.io/ch8/pipeline3 (README.md).
 #
 # It prints the squares of 0..99, one a line, and exits 0; -h prints the
 # usage on stdout and exits 0; an unknown flag or any positional argument

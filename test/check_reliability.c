@@ -85,7 +85,7 @@ await_state(const char *state, int n)
   while ((have = count_in_state(state)) < n) {
     ck_assert_msg(goro_now() < deadline, "only %d of %d goroutines reached state \"%s\"", have, n,
                   state);
-    sleep_ms(2);
+    nap(2 * MS);
   }
 }
 
@@ -147,7 +147,7 @@ wait_child(pid_t pid, double timeout_s)
       waitpid(pid, &st, 0);
       return -1;
     }
-    sleep_ms(2);
+    nap(2 * MS);
   }
 }
 
@@ -562,7 +562,7 @@ blocked_set_finish(struct blocked_set *b)
   int v;
   while (atomic_load(&b->returned) < BLOCKED_GOROUTINES + 1) {
     if (goro_chan_tryrecv(b->full, &v) != 1)
-      sleep_ms(1);
+      nap(1 * MS);
   }
   goro_wg_wait(b->all);
   pthread_join(b->foreign, NULL);
@@ -593,7 +593,7 @@ START_TEST(test_fork_with_goroutines_running_and_blocked_child_uses_goro_parent_
     int64_t deadline = goro_now() + (int64_t)(10 * slowness()) * GORO_SECOND;
     while (atomic_load(&pp.rounds) < before + 10) {
       ck_assert_msg(goro_now() < deadline, "the parent's ping-pong stopped after fork %zu", i);
-      sleep_ms(1);
+      nap(1 * MS);
     }
   }
   ck_assert_int_eq(goro_chan_close(pp.ping), 0);
@@ -760,7 +760,7 @@ START_TEST(test_fork_while_goroutines_churn_names_timers_and_selects_child_uses_
     snprintf(what, sizeof what, "forked child %zu", i);
     assert_child_ok(wait_child(pid, 30), what);
     while (atomic_load(&ch.loops) < before + 3)
-      sleep_ms(1);
+      nap(1 * MS);
   }
   atomic_store(&ch.stop, true);
   goro_wg_wait(wg);
@@ -970,7 +970,7 @@ sigtaker_main(void *arg)
   pthread_sigmask(SIG_UNBLOCK, &set, NULL);
   atomic_store(&st->tid, (long)syscall(SYS_gettid));
   while (!atomic_load(&st->stop))
-    sleep_ms(1);
+    nap(1 * MS);
   return NULL;
 }
 
@@ -993,7 +993,7 @@ START_TEST(test_signal_handler_runs_only_in_the_thread_that_unblocks_it)
   pthread_t th;
   ck_assert_int_eq(pthread_create(&th, NULL, sigtaker_main, &st), 0);
   while (atomic_load(&st.tid) == 0)
-    sleep_ms(1);
+    nap(1 * MS);
 
   struct sigload l;
   sigload_start(&l, SIGUSR2);
@@ -1006,7 +1006,7 @@ START_TEST(test_signal_handler_runs_only_in_the_thread_that_unblocks_it)
     ck_assert_int_eq(kill(getpid(), SIGUSR2), 0);
     while (atomic_load(&handled) == before) {
       ck_assert_msg(goro_now() < deadline, "signal %zu was never handled", i);
-      sleep_ms(1);
+      nap(1 * MS);
     }
     ck_assert_msg(atomic_load(&handled_tid) == atomic_load(&st.tid),
                   "signal %zu was handled by thread %ld, not by the application's %ld", i,
@@ -1214,7 +1214,7 @@ START_TEST(test_exit_with_goroutines_blocked_and_running_neither_crashes_nor_han
       st = -1;
       break;
     }
-    sleep_ms(2);
+    nap(2 * MS);
   }
   ssize_t r;
   while (len < sizeof err - 1 && (r = read(fds[0], err + len, sizeof err - 1 - len)) > 0)
@@ -1380,7 +1380,7 @@ START_TEST(test_wg_reuse_before_wait_returns_wakes_every_waiter_once)
     for (int k = 0; k < 3; k++, waiters++)
       wg_go_checked(all, reuse_waiter_main, &r);
     if (i % 3 == 0)
-      sleep_ms(1); /* sometimes let them block first */
+      nap(1 * MS); /* sometimes let them block first */
     /* Zero, and at once up again, before the waiters can return. */
     atomic_fetch_add(&r.zero_begun, 1);
     ck_assert_int_eq(goro_wg_add(r.wg, -1), 0);
@@ -1526,7 +1526,7 @@ reliability_suite(void)
    * that a lost thread held (seen under both ASan and TSan). The fork
    * tests run in the plain build. */
   tc = tcase_make("fork", 120);
-  if (!UNDER_TSAN && !UNDER_ASAN) {
+  if (!UNDER_SANITIZER) {
     tcase_add_test(tc,
                    test_fork_with_goroutines_running_and_blocked_child_uses_goro_parent_unaffected);
     tcase_add_test(tc, test_fork_from_a_goroutine_child_uses_goro);

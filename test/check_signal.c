@@ -1,6 +1,6 @@
-/* check_signal.c - signals and processes (API.md, "Timers and signals"):
- * the signal mask goroutines run with, fork() in a goroutine, and
- * goro_signal_notify / goro_signal_stop.
+/* check_signal.c - signals and processes (goro_signal_notify(3), goro(3),
+ * SIGNALS): the signal mask goroutines run with, fork() in a goroutine,
+ * and goro_signal_notify / goro_signal_stop.
  *
  * Every test runs in its own process (Check's fork mode), so each starts
  * with no goroutine: the first goro_go of a test takes the test thread's
@@ -133,7 +133,7 @@ assert_counted(int sig, int want)
 {
   int64_t deadline = goro_now() + within(10);
   while (atomic_load(&counted[sig]) < want && goro_now() < deadline)
-    sleep_ms(1);
+    nap(1 * MS);
   ck_assert_int_eq(atomic_load(&counted[sig]), want);
 }
 
@@ -150,7 +150,7 @@ wait_pid_within(pid_t pid, int64_t timeout, int *status)
       return true;
     if (goro_now() >= deadline)
       break;
-    sleep_ms(5);
+    nap(5 * MS);
   }
   kill(pid, SIGKILL);
   waitpid(pid, status, 0);
@@ -334,7 +334,7 @@ END_TEST
 
 /* A signal process-directed while every goroutine (and main) blocks it
  * reaches the one application thread that does not: main blocked it
- * before the first goroutine, as API.md says to. */
+ * before the first goroutine, as goro(3), SIGNALS, says to. */
 struct taker {
   atomic_long tid;
   atomic_bool stop;
@@ -348,7 +348,7 @@ taker_main(void *arg)
   pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
   atomic_store(&t->tid, (long)syscall(SYS_gettid));
   while (!atomic_load(&t->stop))
-    sleep_ms(1);
+    nap(1 * MS);
   return NULL;
 }
 
@@ -388,13 +388,13 @@ START_TEST(test_signal_blocked_before_first_goroutine_skips_goroutine_threads)
   pthread_t th;
   ck_assert_int_eq(pthread_create(&th, NULL, taker_main, &t), 0);
   while (atomic_load(&t.tid) == 0)
-    sleep_ms(1);
+    nap(1 * MS);
   for (int i = 0; i < 20; i++) {
     atomic_store(&usr1_handled_by, 0);
     ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
     int64_t deadline = goro_now() + within(10);
     while (atomic_load(&usr1_handled_by) == 0 && goro_now() < deadline)
-      sleep_ms(1);
+      nap(1 * MS);
     ck_assert_int_eq(atomic_load(&usr1_handled_by), atomic_load(&t.tid));
   }
   atomic_store(&t.stop, true);
@@ -449,7 +449,7 @@ START_TEST(test_debug_build_reports_and_restores_a_mask_left_changed)
   bool same = false;
   struct tid_mask tm;
   for (int i = 0; i < 200 && !same; i++) {
-    sleep_ms(1);
+    nap(1 * MS);
     wg_go_checked(wg, tid_mask_main, &tm);
     goro_wg_wait(wg);
     same = tm.tid == tid;
@@ -689,7 +689,7 @@ target_main(void *arg)
   /* Polls, with a libc sleep: ThreadSanitizer runs a handler only when
    * its thread calls a function it intercepts (not goro's futex wait). */
   while (goro_chan_tryrecv(t->gate, NULL) == GORO_EAGAIN)
-    sleep_ms(1);
+    nap(1 * MS);
 }
 
 static void *
@@ -990,7 +990,7 @@ START_TEST(test_notify_survives_a_burst_of_signals)
   int64_t deadline = goro_now() + within(10);
   while (atomic_load(&b.read) == before && goro_now() < deadline) {
     raise(SIGUSR1);
-    sleep_ms(10);
+    nap(10 * MS);
   }
   ck_assert_msg(atomic_load(&b.read) > before, "no signal got through after the burst");
   atomic_store(&b.stop, true);
@@ -1086,7 +1086,7 @@ START_TEST(test_waiting_on_a_notify_channel_is_no_deadlock)
      * build does not detect deadlocks anyway (see check_registry). */
     int64_t deadline = goro_now() + within(10);
     while ((v = recv_sig(c, 20 * MS)) == -1 && goro_now() < deadline)
-      sleep_ms(1);
+      nap(1 * MS);
   }
   ck_assert_int_eq(v, SIGUSR1);
   int status;

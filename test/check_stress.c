@@ -676,7 +676,7 @@ coordinate(struct rng *r)
   long last = -1;
   int64_t since = goro_now();
   while (atomic_load(&run.finished) < run.nworkers) {
-    sleep_ms(2);
+    nap(2 * MS);
     int64_t now = goro_now();
     if (now > limit) {
       flunk("the run did not finish in time (%d of %d workers done)", atomic_load(&run.finished),

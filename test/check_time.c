@@ -6,25 +6,10 @@
 
 #include <errno.h>
 #include <goro.h>
-#include <malloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
-
-/* ---- helpers ----------------------------------------------------------- */
-
-/* Receive one int64_t from c, failing after `limit` ns. */
-static int64_t
-recv_within(goro_chan *c, int64_t limit)
-{
-  int64_t v = -1;
-  goro_case rc = GORO_RECV_CASE(c, &v);
-  int r = goro_select(&rc, 1, limit);
-  ck_assert_msg(r == 0, "no value within %lld ms (%s)", (long long)(limit / MS), goro_strerror(r));
-  ck_assert_msg(rc.ok, "the timer channel was closed");
-  return v;
-}
 
 /* ---- goro_now ---------------------------------------------------------- */
 
@@ -343,18 +328,6 @@ START_TEST(test_after_as_a_select_timeout)
 }
 END_TEST
 
-/* Bytes the allocator has handed out (glibc); 0 where it is not known. */
-static long
-heap_in_use(void)
-{
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-  struct mallinfo2 mi = mallinfo2();
-  return (long)mi.uordblks + (long)mi.hblkhd;
-#else
-  return 0;
-#endif
-}
-
 /* Releasing an unfired goro_after channel cancels its timer and frees it:
  * a released 20 ms timer later fires into nothing (ASan and valgrind catch a
  * use after free), and 20,000 released one-hour timers leave no memory
@@ -377,9 +350,12 @@ START_TEST(test_after_released_before_firing_is_cancelled_and_freed)
     ck_assert_ptr_nonnull(c);
     goro_chan_release(c);
   }
-  long grown = heap_in_use() - before;
-  ck_assert_msg(grown < N * 16L,
-                "%d released goro_after timers still hold %ld bytes: not cancelled", N, grown);
+  long after = heap_in_use();
+  if (before >= 0) {
+    long grown = after - before;
+    ck_assert_msg(grown < N * 16L,
+                  "%d released goro_after timers still hold %ld bytes: not cancelled", N, grown);
+  }
 
   /* The timer thread still works after all that. */
   goro_chan *c = goro_after(5 * MS);

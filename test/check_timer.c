@@ -11,18 +11,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* Receive one int64_t from c, failing after limit ns. */
-static int64_t
-recv_within(goro_chan *c, int64_t limit)
-{
-  int64_t v = -1;
-  goro_case rc = GORO_RECV_CASE(c, &v);
-  int r = goro_select(&rc, 1, limit);
-  ck_assert_msg(r == 0, "no value within %lld ms (%s)", (long long)(limit / MS), goro_strerror(r));
-  ck_assert(rc.ok);
-  return v;
-}
-
 /* c has no value now, nor for the next ns. */
 static void
 assert_nothing_for(goro_chan *c, int64_t ns)

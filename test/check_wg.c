@@ -1,5 +1,5 @@
-/* check_wg.c - WaitGroup and the closer goroutine (API.md, sections
- * "WaitGroup" and "Closer").
+/* check_wg.c - WaitGroup and the closer goroutine (goro_wg_make(3),
+ * goro_closer(3)).
  *
  * GORO_TEST_SCALE (a factor, default 1) shrinks the heavy tests, for
  * valgrind.
@@ -63,7 +63,7 @@ set_flag_main(void *arg)
 static void
 slow_flag_main(void *arg)
 {
-  sleep_ms(50);
+  nap(50 * MS);
   atomic_store((atomic_int *)arg, 1);
 }
 
@@ -115,10 +115,10 @@ START_TEST(test_wg_wait_blocks_until_the_counter_reaches_zero)
   ck_assert_int_eq(goro_wg_add(wg, 2), 0);
   struct waiter w;
   start_waiter(&w, wg);
-  sleep_ms(50);
+  nap(50 * MS);
   ck_assert_int_eq(atomic_load(&w.returned), 0);
   ck_assert_int_eq(goro_wg_done(wg), 0);
-  sleep_ms(50);
+  nap(50 * MS);
   ck_assert_msg(atomic_load(&w.returned) == 0, "wait returned with the counter at 1");
   ck_assert_int_eq(goro_wg_add(wg, -1), 0);
   join_waiter(&w);
@@ -136,7 +136,7 @@ static void
 slow_worker_main(void *arg)
 {
   struct slow_worker *s = arg;
-  sleep_ms(s->delay_ms);
+  nap(s->delay_ms * MS);
   atomic_store(&s->finished, 1);
   goro_wg_done(s->wg);
 }
@@ -180,7 +180,7 @@ START_TEST(test_wg_several_waiters_are_all_released)
   struct waiter w[N];
   for (int i = 0; i < N; i++)
     start_waiter(&w[i], wg);
-  sleep_ms(50);
+  nap(50 * MS);
   for (int i = 0; i < N; i++)
     ck_assert_msg(atomic_load(&w[i].returned) == 0, "waiter %d returned early", i);
   ck_assert_int_eq(goro_wg_done(wg), 0);
@@ -235,7 +235,7 @@ START_TEST(test_wg_add_below_zero_is_erange_and_leaves_counter_unchanged)
   struct waiter w;
   start_waiter(&w, wg);
   ck_assert_int_eq(goro_wg_done(wg), 0); /* 2 -> 1: had -3 applied, this would be ERANGE */
-  sleep_ms(50);
+  nap(50 * MS);
   ck_assert_msg(atomic_load(&w.returned) == 0, "counter changed by a refused add");
   ck_assert_int_eq(goro_wg_done(wg), 0); /* 1 -> 0 */
   join_waiter(&w);
@@ -255,7 +255,7 @@ START_TEST(test_wg_add_above_int32_max_is_erange_and_leaves_counter_unchanged)
   ck_assert_int_eq(goro_wg_add(wg, -(int64_t)INT32_MAX + 1), 0); /* down to 1 */
   struct waiter w;
   start_waiter(&w, wg);
-  sleep_ms(20);
+  nap(20 * MS);
   ck_assert_msg(atomic_load(&w.returned) == 0, "wait returned with the counter at 1");
   ck_assert_int_eq(goro_wg_done(wg), 0);
   join_waiter(&w);
@@ -283,7 +283,7 @@ START_TEST(test_wg_go_and_closer_with_null_arguments_are_einval)
   ck_assert_int_eq(goro_closer(wg, NULL), GORO_EINVAL);
   /* Nothing was started, nothing ran, nothing closed c. */
   ck_assert_uint_eq(goro_num_goroutine(), 0);
-  sleep_ms(20);
+  nap(20 * MS);
   ck_assert_int_eq(atomic_load(&flag), 0);
   ck_assert_int_eq(goro_chan_tryrecv(c, NULL), GORO_EAGAIN);
   goro_wg_free(wg);
@@ -331,7 +331,7 @@ START_TEST(test_wg_go_combines_with_add_and_done)
   ck_assert_int_eq(goro_wg_go(wg, slow_flag_main, &flag), 0);
   struct waiter w;
   start_waiter(&w, wg);
-  sleep_ms(100); /* fn has returned; the main thread's share is still out */
+  nap(100 * MS); /* fn has returned; the main thread's share is still out */
   ck_assert_int_eq(atomic_load(&flag), 1);
   ck_assert_int_eq(atomic_load(&w.returned), 0);
   ck_assert_int_eq(goro_wg_done(wg), 0);
@@ -358,7 +358,7 @@ result_worker_main(void *arg)
 {
   struct result_worker *w = arg;
   if (w->delay_ms > 0)
-    sleep_ms(w->delay_ms);
+    nap(w->delay_ms * MS);
   w->rc = goro_chan_send(w->c, &w->v);
   atomic_fetch_add(w->done_count, 1);
   goro_wg_done(w->wg);
@@ -403,7 +403,7 @@ START_TEST(test_closer_does_not_close_while_the_counter_is_above_zero)
   goro_wg *wg = wg_make_checked();
   ck_assert_int_eq(goro_wg_add(wg, 1), 0);
   ck_assert_int_eq(goro_closer(wg, c), 0);
-  sleep_ms(50);
+  nap(50 * MS);
   int64_t v = 1;
   ck_assert_int_eq(goro_chan_tryrecv(c, &v), GORO_EAGAIN); /* open and empty */
   ck_assert_int_eq(goro_chan_trysend(c, &v), 0);
@@ -455,7 +455,7 @@ START_TEST(test_closer_holds_a_reference_to_the_channel)
   ck_assert_int_eq(goro_closer(wg, c), 0);
   goro_chan_release(c);
   c = NULL;
-  sleep_ms(20);
+  nap(20 * MS);
   ck_assert_int_eq(goro_wg_done(wg), 0);
   ck_assert_uint_eq(goro_leakcheck(2 * GORO_SECOND, stderr), 0); /* the closer returned */
   goro_wg_free(wg);

@@ -1,7 +1,7 @@
 /* registry_child.c - small programs that check_registry runs in a child
  * process, one per mode, to watch what the whole process does: deadlock
  * detection (exit status 2 and a dump on stderr), GORO_LEAKCHECK=1 and
- * GORO_DUMP_SIGNAL=1 (API.md, section "Leaks, dumps and deadlock").
+ * GORO_DUMP_SIGNAL=1 (goro_leakcheck(3), goro(3) ENVIRONMENT).
  *
  * Usage: registry_child MODE. Modes that must not deadlock exit 0 when all
  * went as planned, 1 on bad usage, 3 when a goro call returned something

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <errno.h>
 #include <goro.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -81,14 +82,8 @@ run_suite(Suite *s)
 #define UNDER_ASAN 0
 #endif
 
-/* Sleep without goro, whatever signals arrive. */
-static inline void
-sleep_ms(long ms)
-{
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
-}
+/* Any of them: the sanitizer owns malloc and slows everything down. */
+#define UNDER_SANITIZER (UNDER_TSAN || UNDER_ASAN)
 
 /* n times GORO_TEST_SCALE (a positive factor, default 1), at least 1. */
 static inline size_t
@@ -187,7 +182,7 @@ slack_ns(void)
   const char *s = getenv("GORO_TEST_SLACK_MS");
   if (s != NULL && *s != '\0')
     return strtoll(s, NULL, 10) * MS;
-  return (UNDER_TSAN || UNDER_ASAN) ? 1000 * MS : 500 * MS;
+  return UNDER_SANITIZER ? 1000 * MS : 500 * MS;
 }
 #define SLACK slack_ns()
 
@@ -209,6 +204,35 @@ nap(int64_t ns)
   struct timespec ts = {.tv_sec = ns / GORO_SECOND, .tv_nsec = ns % GORO_SECOND};
   while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
   }
+}
+
+/* Receive one int64_t from c (a timer's or ticker's channel, say); the
+ * test fails if none arrives within limit ns or c is closed. */
+static inline int64_t
+recv_within(goro_chan *c, int64_t limit)
+{
+  int64_t v = -1;
+  goro_case rc = GORO_RECV_CASE(c, &v);
+  int r = goro_select(&rc, 1, limit);
+  ck_assert_msg(r == 0, "no value within %lld ms (%s)", (long long)(limit / MS), goro_strerror(r));
+  ck_assert_msg(rc.ok, "the channel was closed");
+  return v;
+}
+
+/* Bytes the allocator has handed out (glibc 2.33's mallinfo2); -1 where
+ * that is not known, or not meaningful (a sanitizer's allocator does not
+ * feed mallinfo2). */
+static inline long
+heap_in_use(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  if (UNDER_SANITIZER)
+    return -1;
+  struct mallinfo2 mi = mallinfo2();
+  return (long)mi.uordblks + (long)mi.hblkhd;
+#else
+  return -1;
+#endif
 }
 
 #endif

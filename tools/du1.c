@@ -8,11 +8,11 @@
  * prints the total: "N files  X.X GB" (GB = 1e9 bytes), or with -b
  * "N files  B bytes". No DIR: ".".
  *
- * What is counted (TOOLS.md): every entry below each DIR that is not a
- * directory, by its lstat size (a symlink is not followed), once per path
- * (a hard-linked file counts at each of its names). An unreadable
- * directory is reported on stderr ("du1: open DIR: why") and the walk goes
- * on; the exit status is then 1.
+ * What is counted (README.md, "du1 - du4"): every entry below each DIR
+ * that is not a directory, by its lstat size (a symlink is not followed),
+ * once per path (a hard-linked file counts at each of its names). An
+ * unreadable directory is reported on stderr ("du1: open DIR: why") and
+ * the walk goes on; the exit status is then 1.
  *
  * The channel carries batches of sizes rather than one size per send (see
  * struct du_sizes in du/du_common.h): the book's "fileSizes <- entry.Size()"

@@ -9,11 +9,11 @@
  * last line ("N files  X.X GB", or "N files  B bytes" with -b). Without
  * -v the tick channel is NULL, Go's nil channel: its case is never ready.
  *
- * What is counted (TOOLS.md): every entry below each DIR that is not a
- * directory, by its lstat size (a symlink is not followed), once per path
- * (a hard-linked file counts at each of its names). An unreadable
- * directory is reported on stderr ("du2: open DIR: why") and the walk goes
- * on; the exit status is then 1.
+ * What is counted (README.md, "du1 - du4"): every entry below each DIR
+ * that is not a directory, by its lstat size (a symlink is not followed),
+ * once per path (a hard-linked file counts at each of its names). An
+ * unreadable directory is reported on stderr ("du2: open DIR: why") and
+ * the walk goes on; the exit status is then 1.
  *
  * The channel carries batches of sizes rather than one size per send (see
  * struct du_sizes in du/du_common.h): the book's "fileSizes <- entry.Size()"

@@ -16,11 +16,11 @@
  * goroutines are alive at once, and a walkDir that finds no free slot
  * walks the subdirectory itself (see goWalkDir).
  *
- * What is counted (TOOLS.md): every entry below each DIR that is not a
- * directory, by its lstat size (a symlink is not followed), once per path
- * (a hard-linked file counts at each of its names). An unreadable
- * directory is reported on stderr ("du3: open DIR: why") and the walk goes
- * on; the exit status is then 1.
+ * What is counted (README.md, "du1 - du4"): every entry below each DIR
+ * that is not a directory, by its lstat size (a symlink is not followed),
+ * once per path (a hard-linked file counts at each of its names). An
+ * unreadable directory is reported on stderr ("du3: open DIR: why") and
+ * the walk goes on; the exit status is then 1.
  *
  * The channel carries batches of sizes rather than one size per send (see
  * struct du_sizes in du/du_common.h): each walkDir goroutine gathers the

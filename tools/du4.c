@@ -25,11 +25,11 @@
  * stdin goroutine polls a pipe besides stdin, written by main at the end,
  * so that it returns instead of staying blocked in read(2) for ever.
  *
- * What is counted (TOOLS.md): every entry below each DIR that is not a
- * directory, by its lstat size (a symlink is not followed), once per path
- * (a hard-linked file counts at each of its names). An unreadable
- * directory is reported on stderr ("du4: open DIR: why") and the walk goes
- * on; the exit status is then 1 (0 after a cancel).
+ * What is counted (README.md, "du1 - du4"): every entry below each DIR
+ * that is not a directory, by its lstat size (a symlink is not followed),
+ * once per path (a hard-linked file counts at each of its names). An
+ * unreadable directory is reported on stderr ("du4: open DIR: why") and
+ * the walk goes on; the exit status is then 1 (0 after a cancel).
  *
  * The channel carries batches of sizes rather than one size per send (see
  * struct du_sizes in du/du_common.h): each walkDir goroutine gathers the

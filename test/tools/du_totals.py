@@ -1,4 +1,4 @@
-"""du_totals.py - du1..du4 count exactly what TOOLS.md says.
+"""du_totals.py - du1..du4 count exactly what README.md ("du1 - du4") says.
 
 On a generated tree of 50,000 entries (nested directories of varied
 depth, sparse files of many sizes, hard links, symlinks to files, to

@@ -1,5 +1,5 @@
-"""pipes_flags.py - the command-line conventions of TOOLS.md for the pipes
-family: -h prints the usage on stdout and exits 0; an unknown flag, a bad
+"""pipes_flags.py - the tools' command-line conventions (README.md, "The
+chapter's tools") for the pipes family: -h prints the usage on stdout and exits 0; an unknown flag, a bad
 value or an extra argument prints the usage on stderr and exits 2."""
 import os
 import subprocess

@@ -1,7 +1,8 @@
 /* bench.c - goro's benchmark: eight workloads, and their Go twin in go/.
  *
- * Each workload (W1-W8, see DESIGN.md, Performance) runs the same sizes
- * as tools/bench/go/bench.go, checks its own result, and prints one line:
+ * Each workload (W1-W8, each described where it is defined below; a
+ * run's figures are in README.md, "Benchmark") runs the same sizes as
+ * tools/bench/go/bench.go, checks its own result, and prints one line:
  *
  *   W1_pingpong ns_per_op=<float> ops=<N>
  *

@@ -1,10 +1,11 @@
 /* tool.h - what every chapter-8 tool shares: Go-style flags and durations,
- * the error conventions of TOOLS.md, listening and dialling, and shutdown
- * on SIGINT/SIGTERM.
+ * the error conventions below, listening and dialling, and shutdown on
+ * SIGINT/SIGTERM.
  *
- * Conventions (TOOLS.md): -h prints the usage on stdout and exits 0; a bad
- * flag or argument prints the usage on stderr and exits 2; a run-time
- * failure prints one line "NAME: what failed: why" on stderr and exits 1.
+ * Conventions (README.md, "The chapter's tools", says the same): -h
+ * prints the usage on stdout and exits 0; a bad flag or argument prints
+ * the usage on stderr and exits 2; a run-time failure prints one line
+ * "NAME: what failed: why" on stderr and exits 1.
  *
  * Call order in main: tool_init (before any goroutine starts: it blocks
  * SIGINT and SIGTERM in the calling thread, so every goroutine thread
