@@ -65,4 +65,22 @@
 
 #endif
 
+/* ---- atomics paired with what they tell valgrind ------------------------ */
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+/* Drop one reference from *refs; returns the count before the drop (1:
+ * the caller held the last one and may free). acq_rel: the last dropper
+ * sees every write the other holders made before their drops. */
+static inline size_t
+goro__ref_drop(_Atomic size_t *refs)
+{
+  GORO__HAPPENS_BEFORE(refs); /* valgrind: the release of the decrement */
+  size_t old = atomic_fetch_sub_explicit(refs, 1, memory_order_acq_rel);
+  if (old == 1)
+    GORO__HAPPENS_AFTER(refs); /* valgrind: its acquire, by the last one */
+  return old;
+}
+
 #endif

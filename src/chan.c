@@ -576,12 +576,10 @@ goro_chan_release(goro_chan *c)
 {
   if (c == NULL)
     return;
-  GORO__HAPPENS_BEFORE(&c->refs); /* valgrind: the release of the decrement */
-  size_t old = atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel);
+  size_t old = goro__ref_drop(&c->refs);
   GORO__ASSERT(old != 0);
   if (old != 1)
     return;
-  GORO__HAPPENS_AFTER(&c->refs); /* valgrind: its acquire, by the last one */
   /* Blocked threads hold references of their own (see park_queued), so
    * no waiter can be queued now. */
   if (c->on_free != NULL)

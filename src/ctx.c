@@ -246,12 +246,10 @@ goro_ctx_cancel(goro_ctx *c)
 static goro_ctx *
 unpin_last(goro_ctx *c)
 {
-  GORO__HAPPENS_BEFORE(&c->pins); /* valgrind: the release of the decrement */
-  size_t old = atomic_fetch_sub_explicit(&c->pins, 1, memory_order_acq_rel);
+  size_t old = goro__ref_drop(&c->pins);
   GORO__ASSERT(old != 0);
   if (old != 1)
     return NULL;
-  GORO__HAPPENS_AFTER(&c->pins); /* valgrind: its acquire, by the last one */
   /* Not queued (err is set), and not firing (a firing timer pins c): the
    * timer thread is done with c->tm. */
   if (c->has_timer) {
@@ -272,12 +270,10 @@ static void
 release(goro_ctx *c)
 {
   while (c != NULL && c != &background) {
-    GORO__HAPPENS_BEFORE(&c->refs); /* valgrind: the release of the decrement */
-    size_t old = atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel);
+    size_t old = goro__ref_drop(&c->refs);
     GORO__ASSERT(old != 0);
     if (old != 1)
       return;
-    GORO__HAPPENS_AFTER(&c->refs); /* valgrind: its acquire, by the last one */
     /* Finalize: c has no children (each would hold a reference), and
      * pinners that find it cancelled may wait for it to be complete. */
     goro_ctx *work = NULL;
@@ -466,7 +462,7 @@ goro_ctx_deadline(goro_ctx *c)
  * for the watcher, which may be the very thread running it. sw is freed
  * by the last of the context and the watcher to let go of it. */
 struct sigwatch {
-  _Atomic int refs;   /* the context's and the watcher's */
+  _Atomic size_t refs; /* the context's and the watcher's */
   pthread_mutex_t mu; /* guards ctx_gone, and ctx's use by the watcher */
   bool ctx_gone;      /* finalized: ctx must not be pinned any more */
   goro_ctx *ctx;
@@ -477,10 +473,8 @@ struct sigwatch {
 static void
 sigwatch_release(struct sigwatch *sw)
 {
-  GORO__HAPPENS_BEFORE(&sw->refs);
-  if (atomic_fetch_sub_explicit(&sw->refs, 1, memory_order_acq_rel) != 1)
+  if (goro__ref_drop(&sw->refs) != 1)
     return;
-  GORO__HAPPENS_AFTER(&sw->refs);
   goro_chan_release(sw->sigs);
   goro_chan_release(sw->done);
   pthread_mutex_destroy(&sw->mu);

@@ -1,9 +1,26 @@
-/* error.c - goro_strerror: one table of names and messages. */
+/* error.c - goro_strerror: one table of names and messages; and the sys
+ * layer's aborts (GORO__ASSERT, a pthread call that cannot fail). */
 #include "config.h"
 
 #include "internal.h"
 
 #include <string.h>
+
+void
+goro__assert_fail(const char *expr, const char *file, int line, const char *func)
+{
+  fprintf(stderr, "goro: assertion failed: %s (%s:%d, %s)\n", expr, file, line, func);
+  abort();
+}
+
+void
+goro__check_rc(int rc, const char *what)
+{
+  if (GORO__UNLIKELY(rc != 0)) {
+    fprintf(stderr, "goro: %s failed: %s\n", what, strerror(rc));
+    abort();
+  }
+}
 
 static const struct {
   int code;

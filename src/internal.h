@@ -21,8 +21,10 @@
  *  12 group: group.c
  *  13 fork: fork.c
  *
- *   sys       abort on broken invariants, mutex wrappers, error strings;
- *   parker    a thread's sleep and wake-up, the spin policy, the clock;
+ *   sys       abort on broken invariants (GORO__ASSERT, goro__check_rc),
+ *             error strings;
+ *   parker    a thread's sleep and wake-up, the spin policy, the clock,
+ *             the mutex wrappers (their lock spins by that policy);
  *   thread    thread records (the registry's entries), blocking and
  *             waking a thread, waiters; hook: goro__thread_hooks;
  *   chan      channels: the ring (ring.h), the unbuffered hand-off, the
@@ -51,9 +53,9 @@
  *      (chan.c; otherwise taken alone)
  *   3. channel locks, by ascending address (select.c locks several)
  *   4. WaitGroup locks
- *   5. a parker's lock  (parker.c, condvar parkers only; held only inside
- *      park/unpark), or, in GORO_VALGRIND builds, a ring's or a channel's
- *      vg_mu (leaves)
+ *   5. a parker's lock  (parker_cond.c only; held only inside park and
+ *      unpark), or, in GORO_VALGRIND builds, a ring's or a channel's vg_mu
+ *      (leaves)
  * Waiters are woken only after every channel and WaitGroup lock is dropped.
  * Lock-free: a ring (ring.h), a WaitGroup's counter, parker state words
  * (each file states its protocol).
@@ -71,12 +73,14 @@
 #include <sys/types.h>
 #include "annotate.h"
 
-/* ---- sys ----------------------------------------------------------------- */
+/* ---- sys (error.c) ------------------------------------------------------- */
 
 /* Broken invariants abort, in release builds too. */
 #define GORO__ASSERT(cond)                                                                         \
   ((cond) ? (void)0 : goro__assert_fail(#cond, __FILE__, __LINE__, __func__))
 _Noreturn void goro__assert_fail(const char *expr, const char *file, int line, const char *func);
+/* rc is what the pthread call named what returned: abort unless it is 0. */
+void goro__check_rc(int rc, const char *what);
 
 #define GORO__LIKELY(x)   __builtin_expect(!!(x), 1)
 #define GORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -92,10 +96,11 @@ goro__cpu_relax(void)
 #endif
 }
 
-/* Mutex and condvar wrappers: these calls cannot fail in a correct
- * program, so a failure aborts. Debug builds use error-checking mutexes.
- * goro__mu_lock spins a moment on a taken lock before it sleeps (more
- * than one CPU only; parker.c). */
+/* Mutex and condvar wrappers (parker.c, the parker layer: the lock spins
+ * by its policy; declared here, for every layer above): these calls
+ * cannot fail in a correct program, so a failure aborts. Debug builds use
+ * error-checking mutexes. goro__mu_lock spins a moment on a taken lock
+ * before it sleeps (more than one CPU only). */
 void goro__mu_init(pthread_mutex_t *mu);
 void goro__mu_lock(pthread_mutex_t *mu);
 void goro__mu_unlock(pthread_mutex_t *mu);

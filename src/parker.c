@@ -25,22 +25,6 @@
 #include <unistd.h>
 
 void
-goro__assert_fail(const char *expr, const char *file, int line, const char *func)
-{
-  fprintf(stderr, "goro: assertion failed: %s (%s:%d, %s)\n", expr, file, line, func);
-  abort();
-}
-
-void
-goro__check_rc(int rc, const char *what)
-{
-  if (GORO__UNLIKELY(rc != 0)) {
-    fprintf(stderr, "goro: %s failed: %s\n", what, strerror(rc));
-    abort();
-  }
-}
-
-void
 goro__mu_init(pthread_mutex_t *mu)
 {
   pthread_mutexattr_t a;
@@ -57,9 +41,9 @@ goro__mu_init(pthread_mutex_t *mu)
  * goro__spin_init; 0, no spinning, on one CPU). goro's critical sections
  * are a few dozen instructions, so a lock that is taken is usually free
  * again within a fraction of a microsecond, while sleeping on it costs
- * both sides a system call and the sleeper a context switch (W1: up to
- * 2.7 futex calls per round trip, all lock contention, before spinning;
- * about none after). */
+ * both sides a system call and the sleeper a context switch (W1 of the
+ * README's benchmark made several futex calls per round trip, all lock
+ * contention, before spinning; about none after). */
 static int lock_spin;
 
 void
@@ -130,8 +114,8 @@ consume(struct goro__parker *p)
  * Ms): more would only take the CPUs from the threads doing the work. Idle
  * pool workers get one slot less: with one awake, a spawner's next
  * goroutine is handed over without a wake-up, and more only crowd the
- * CPUs the goroutines need (W6: 0.7 us per spawn with ncpu slots for
- * them, 4 us with ncpu + 1). The counts are advisory; a wrong guess costs
+ * CPUs the goroutines need (W6 of the README's benchmark is several times
+ * slower with one slot more). The counts are advisory; a wrong guess costs
  * time, never correctness.
  */
 _Atomic int goro__nawake;
@@ -142,9 +126,9 @@ static int64_t spin_ns; /* the whole awake wait, relax and yield phases */
 static int max_spinners;
 GORO__IGNORE_STATIC(goro__nawake); /* valgrind: advisory counts */
 GORO__IGNORE_STATIC(nspinning);
-/* Relax up to RELAX_NS; wait awake SPIN_NS in all (measured on 2-CPU VMs:
- * a wake-up of a sleeper costs 3-40 us there, a yield to a runnable
- * thread about 2 us). */
+/* Relax up to RELAX_NS; wait awake SPIN_NS in all: on small VMs a
+ * wake-up of a sleeper costs many times a yield to a runnable thread (the
+ * README's benchmark measures both: its floors F3 and F2). */
 enum { RELAX_NS = 5000, SPIN_NS = 50000, RELAX_MIN = 16 };
 /* How long goro__mu_lock spins on a taken lock before sleeping on it. */
 enum { LOCK_SPIN_NS = 2000 };
@@ -167,7 +151,7 @@ goro__spin_init(void)
   if (goro__ncpu == 1)
     return; /* spinning on one CPU only delays the partner; valgrind runs
              * one thread at a time, as if on one CPU */
-  /* The cost of one cpu_relax varies by CPU (about 1 ns to 140 ns), so
+  /* The cost of one cpu_relax varies a hundredfold between CPUs, so
    * measure it. */
   enum { PROBE = 200 };
   int64_t t0 = goro__now();
@@ -183,7 +167,7 @@ goro__spin_init(void)
   spin_ns = SPIN_NS;
   /* One more than the CPUs: with one thread more than CPUs (a three-stage
    * pipeline on two) all of them yield to each other instead of one
-   * sleeping on every hand-off (W7: 2.7 us per value against 10). */
+   * sleeping on every hand-off (W7 of the README's benchmark). */
   max_spinners = goro__ncpu + 1;
 }
 
@@ -220,7 +204,7 @@ goro__spin_claim(bool idle)
  * relax_crowded: idle workers polling for goroutines count among the
  * awake the very threads they wait for, the spawners and the goroutines
  * about to finish (W6 after any other workload, whose main thread then
- * counts: 1.4 us per spawn without relaxing, 0.3 with). */
+ * counts, is several times slower without relaxing). */
 static inline __attribute__((always_inline)) bool
 spin_until(bool (*done)(void *), void *arg, int *relax, bool relax_crowded)
 {

@@ -93,7 +93,5 @@ int64_t goro__deadline(int64_t ns);
  * an unpark swapped in NOTIFIED first (then the owner takes it). Returns
  * whether one did. Called by the owner only. */
 bool goro__park_timed_out(struct goro__parker *p);
-/* rc is what the pthread call named what returned: abort unless it is 0. */
-void goro__check_rc(int rc, const char *what);
 
 #endif

@@ -69,6 +69,49 @@ busy_of(uint64_t s)
   return s >> BUSY_SHIFT & BUSY_MAX;
 }
 
+/* The state word's atomics, each with the edge it stands for told to
+ * valgrind (annotate.h). Every read-modify-write is acq_rel; a load that
+ * finds the counter at zero acquires, and so happens after every done. */
+static inline uint64_t
+state_or(goro_wg *wg, uint64_t bits)
+{
+  GORO__HAPPENS_BEFORE(&wg->state);
+  uint64_t s = atomic_fetch_or_explicit(&wg->state, bits, memory_order_acq_rel);
+  GORO__HAPPENS_AFTER(&wg->state);
+  return s;
+}
+
+static inline uint64_t
+state_sub(goro_wg *wg, uint64_t v)
+{
+  GORO__HAPPENS_BEFORE(&wg->state);
+  uint64_t s = atomic_fetch_sub_explicit(&wg->state, v, memory_order_acq_rel);
+  GORO__HAPPENS_AFTER(&wg->state);
+  return s;
+}
+
+/* Replace *s by next if the state is still *s; else reload *s. */
+static inline bool
+state_cas(goro_wg *wg, uint64_t *s, uint64_t next)
+{
+  GORO__HAPPENS_BEFORE(&wg->state);
+  if (!atomic_compare_exchange_weak_explicit(&wg->state, s, next, memory_order_acq_rel,
+                                             memory_order_relaxed))
+    return false;
+  GORO__HAPPENS_AFTER(&wg->state);
+  return true;
+}
+
+/* The state, for a waiter: acquire, annotated when the counter is zero. */
+static inline uint64_t
+state_load(goro_wg *wg)
+{
+  uint64_t s = atomic_load_explicit(&wg->state, memory_order_acquire);
+  if (counter_of(s) == 0)
+    GORO__HAPPENS_AFTER(&wg->state);
+  return s;
+}
+
 goro_wg *
 goro_wg_make(void)
 {
@@ -96,12 +139,9 @@ goro_wg_free(goro_wg *wg)
 {
   if (wg == NULL)
     return;
-  GORO__HAPPENS_BEFORE(&wg->state); /* valgrind: the release of the or */
-  uint64_t s = atomic_fetch_or_explicit(&wg->state, FREED, memory_order_acq_rel);
-  if (busy_of(s) == 0) {
-    GORO__HAPPENS_AFTER(&wg->state); /* valgrind: its acquire */
+  uint64_t s = state_or(wg, FREED);
+  if (busy_of(s) == 0)
     destroy(wg);
-  }
 }
 
 /* The counter reached zero, starting generation gen: wake the waiters of
@@ -123,10 +163,8 @@ wake_ended(goro_wg *wg, uint32_t gen)
     }
   }
   goro__mu_unlock(&wg->mu);
-  GORO__HAPPENS_BEFORE(&wg->state); /* valgrind: the release of the sub */
-  uint64_t s = atomic_fetch_sub_explicit(&wg->state, BUSY_ONE, memory_order_acq_rel);
+  uint64_t s = state_sub(wg, BUSY_ONE);
   if (busy_of(s) == 1 && (s & FREED) != 0) {
-    GORO__HAPPENS_AFTER(&wg->state); /* valgrind: its acquire */
     destroy(wg);
   }
   while (wake != NULL) {
@@ -159,12 +197,9 @@ goro_wg_add(goro_wg *wg, int64_t delta)
       next = (next & ~(GEN_MASK << GEN_SHIFT)) | gen << GEN_SHIFT;
       next += BUSY_ONE;
     }
-    GORO__HAPPENS_BEFORE(&wg->state); /* valgrind: the release of the CAS */
-    if (atomic_compare_exchange_weak_explicit(&wg->state, &s, next, memory_order_acq_rel,
-                                              memory_order_relaxed))
+    if (state_cas(wg, &s, next))
       break;
   }
-  GORO__HAPPENS_AFTER(&wg->state); /* valgrind: its acquire (a waker passes it on) */
   if (zero)
     wake_ended(wg, gen_of(next));
   return 0;
@@ -181,24 +216,20 @@ goro_wg_wait(goro_wg *wg)
 {
   if (wg == NULL)
     return;
-  if (counter_of(atomic_load_explicit(&wg->state, memory_order_acquire)) == 0) {
-    GORO__HAPPENS_AFTER(&wg->state); /* valgrind: the acquire that saw zero */
+  if (counter_of(state_load(wg)) == 0)
     return;
-  }
   struct goro__thread *t = goro__self(); /* before the lock: see internal.h */
   if (t == NULL) {
     /* No memory for this thread's record: poll instead of parking. */
-    while (counter_of(atomic_load_explicit(&wg->state, memory_order_acquire)) != 0) {
+    while (counter_of(state_load(wg)) != 0) {
       struct timespec ts = {0, 1000000};
       nanosleep(&ts, NULL);
     }
-    GORO__HAPPENS_AFTER(&wg->state); /* valgrind: the acquire that saw zero */
     return;
   }
   goro__mu_lock(&wg->mu);
-  uint64_t s = atomic_load_explicit(&wg->state, memory_order_acquire);
+  uint64_t s = state_load(wg);
   if (counter_of(s) == 0) {
-    GORO__HAPPENS_AFTER(&wg->state); /* valgrind: the acquire that saw zero */
     goro__mu_unlock(&wg->mu);
     return;
   }
