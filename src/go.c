@@ -88,10 +88,14 @@ struct job {
   char name[GORO__NAME_SIZE];
 };
 
+/* avail, which spawners and pollers update all the time, is kept two
+ * cache lines away from the ring (CPUs fetch lines in pairs): W6 of the
+ * README's benchmark slowed when it shared a pair with the ring's fields. */
 static struct {
-  _Alignas(64) _Atomic int avail; /* pollers not yet promised a goroutine */
-  _Alignas(64) struct goro__ring ring;
+  _Alignas(128) struct goro__ring ring;
   unsigned char slots[HANDOFF_CAP * (sizeof(size_t) + sizeof(struct job))];
+  _Alignas(128) _Atomic int avail; /* pollers not yet promised a goroutine */
+  char pad[128 - sizeof(int)];
 } handoff;
 _Static_assert(offsetof(__typeof__(handoff), slots) ==
                    offsetof(__typeof__(handoff), ring) + sizeof(struct goro__ring),
@@ -135,7 +139,7 @@ promise_take(void)
 static bool
 handoff_push(const struct job *job)
 {
-  return goro__ring_push_nowait(&handoff.ring, job) == GORO__RING_OK;
+  return goro__ring_push_nowait(&handoff.ring, job, sizeof *job) == GORO__RING_OK;
 }
 
 /* Pop a job into t's record and mark t running; false if the ring is
@@ -145,16 +149,16 @@ handoff_push(const struct job *job)
  * runs. (Marked after the lock, a worker descheduled between its pop and
  * the marking across two scans read as idle with the ring empty, and a
  * waiting main was reported deadlocked.) The lock is taken only once a
- * push has claimed a slot, so pollers of an empty ring never touch it;
- * a pop that finds that push not yet written does not wait for it. */
+ * job looks published, so pollers of an empty ring never touch it; a pop
+ * that finds the push not yet written after all does not wait for it. */
 static bool
 handoff_pop(struct goro__thread *t)
 {
-  if (!goro__ring_pending(&handoff.ring))
+  if (!goro__ring_peek(&handoff.ring))
     return false;
   struct job job;
   goro__mu_lock(&goro__threads.mu);
-  if (goro__ring_pop_nowait(&handoff.ring, &job) != GORO__RING_OK) {
+  if (goro__ring_pop_nowait(&handoff.ring, &job, sizeof job) != GORO__RING_OK) {
     goro__mu_unlock(&goro__threads.mu);
     return false;
   }
@@ -480,15 +484,22 @@ goro__go(const char *name, goro_fn *fn, void *arg, goro_fn *then, void *then_arg
 {
   if (fn == NULL)
     return GORO_EINVAL;
-  goro__pool_init();
+  pthread_once(&init_once, init);
   goro__capture_mask();
   uint64_t id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&ngoroutines, 1, memory_order_relaxed);
 
   if (promise_take() || promise_wait()) {
-    struct job job = {.fn = fn, .arg = arg, .then = then, .then_arg = then_arg, .id = id};
+    struct job job; /* not zeroed: the name is read only up to its NUL */
+    job.fn = fn;
+    job.arg = arg;
+    job.then = then;
+    job.then_arg = then_arg;
+    job.id = id;
     if (name != NULL)
       snprintf(job.name, sizeof job.name, "%s", name);
+    else
+      job.name[0] = '\0';
     if (handoff_push(&job))
       return 0;
     atomic_fetch_add_explicit(&handoff.avail, 1, memory_order_relaxed); /* full: hand it back */

@@ -67,9 +67,14 @@ enum goro__ring_rc {
   GORO__RING_BUSY,   /* _nowait only: the other side holds the slot */
 };
 
+enum { GORO__RING_PAD = 64 };
+
 struct goro__ring {
-  /* Immutable after goro__ring_init. */
-  size_t cap;      /* slots, >= 1 */
+  /* Immutable after goro__ring_init. The header's alignment (that of
+   * max_align_t, which malloc gives) makes its size, and so the slots'
+   * offset, a multiple of it: a 16-byte slot then never straddles two
+   * cache lines (one that did made every operation on it touch two). */
+  _Alignas(max_align_t) size_t cap; /* slots, >= 1 */
   size_t elemsize; /* bytes copied per value */
   size_t stride;   /* bytes per slot, stamp included; 0: no slots */
   size_t mark_bit; /* in tail: closed; a power of two above every index */
@@ -78,15 +83,14 @@ struct goro__ring {
   pthread_mutex_t vg_mu; /* see the top of the file */
 #endif
   /* The two ends, a cache line apart from each other, from the fields
-   * above and from the slots (padding, not alignas: a malloc'ed channel
-   * is aligned for max_align_t only). */
-  char pad0[64];
+   * above and from the slots. Padding, not alignas: a malloc'ed channel is
+   * aligned for max_align_t only. */
+  char pad0[GORO__RING_PAD];
   _Atomic size_t head; /* the next value to pop */
-  char pad1[64];
+  char pad1[GORO__RING_PAD];
   _Atomic size_t tail; /* the next slot to fill; may carry mark_bit */
-  char pad2[64];
-  /* The slots follow, at sizeof(struct goro__ring) (a multiple of
-   * size_t's alignment). */
+  char pad2[GORO__RING_PAD];
+  /* The slots follow, at sizeof(struct goro__ring). */
 };
 
 /* A slot: its stamp, then elemsize bytes rounded up to the stamp's size. */
@@ -218,10 +222,12 @@ goro__ring_count_pop_(struct goro__ring *r)
   }
 }
 
-/* Push *elem (elemsize bytes; elem may be NULL only if elemsize is 0).
- * wait: back off while a consumer holds the slot, instead of BUSY. */
+/* Push *elem (size bytes: r->elemsize, passed as a constant where the
+ * caller knows it, so that the copy compiles to moves; elem may be NULL
+ * only if size is 0). wait: back off while a consumer holds the slot,
+ * instead of BUSY. */
 static inline int
-goro__ring_push_(struct goro__ring *r, const void *elem, bool wait)
+goro__ring_push_(struct goro__ring *r, const void *elem, size_t size, bool wait)
 {
   if (r->stride == 0)
     return goro__ring_count_push_(r);
@@ -238,7 +244,7 @@ goro__ring_push_(struct goro__ring *r, const void *elem, bool wait)
       if (atomic_compare_exchange_weak_explicit(&r->tail, &tail, goro__ring_next(r, tail),
                                                 memory_order_seq_cst, memory_order_acquire)) {
         if (elem != NULL)
-          memcpy(sl->data, elem, r->elemsize);
+          memcpy(sl->data, elem, size);
         atomic_store_explicit(&sl->stamp, tail + 1, memory_order_release);
         return GORO__RING_OK;
       }
@@ -259,10 +265,10 @@ goro__ring_push_(struct goro__ring *r, const void *elem, bool wait)
   }
 }
 
-/* Pop into elem (NULL discards). wait: back off while a producer holds
- * the slot, instead of BUSY. */
+/* Pop into elem (NULL discards; size as for push). wait: back off while
+ * a producer holds the slot, instead of BUSY. */
 static inline int
-goro__ring_pop_(struct goro__ring *r, void *elem, bool wait)
+goro__ring_pop_(struct goro__ring *r, void *elem, size_t size, bool wait)
 {
   if (r->stride == 0)
     return goro__ring_count_pop_(r);
@@ -275,7 +281,7 @@ goro__ring_pop_(struct goro__ring *r, void *elem, bool wait)
       if (atomic_compare_exchange_weak_explicit(&r->head, &head, goro__ring_next(r, head),
                                                 memory_order_seq_cst, memory_order_relaxed)) {
         if (elem != NULL)
-          memcpy(elem, sl->data, r->elemsize);
+          memcpy(elem, sl->data, size);
         atomic_store_explicit(&sl->stamp, head + r->one_lap, memory_order_release);
         return GORO__RING_OK;
       }
@@ -350,12 +356,26 @@ goro__ring_close_(struct goro__ring *r)
 }
 
 /* Has a push claimed a slot that no pop has claimed yet? A relaxed
- * snapshot, for pollers that only decide whether to look closer. */
+ * snapshot. */
 static inline bool
 goro__ring_pending_(struct goro__ring *r)
 {
   return (atomic_load_explicit(&r->tail, memory_order_relaxed) & ~r->mark_bit) !=
          atomic_load_explicit(&r->head, memory_order_relaxed);
+}
+
+/* Is a value published at head (a pop would likely succeed)? A relaxed
+ * snapshot for pollers that only decide whether to look closer: it reads
+ * head and that one slot's stamp, not tail, so polling leaves the
+ * producers' end alone. */
+static inline bool
+goro__ring_peek_(struct goro__ring *r)
+{
+  size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+  if (r->stride == 0)
+    return (atomic_load_explicit(&r->tail, memory_order_relaxed) & ~r->mark_bit) != head;
+  struct goro__ring_slot *sl = goro__ring_slot(r, head & (r->mark_bit - 1));
+  return atomic_load_explicit(&sl->stamp, memory_order_relaxed) == head + 1;
 }
 
 /* ---- the operations --------------------------------------------------- */
@@ -375,25 +395,29 @@ goro__ring_pending_(struct goro__ring *r)
 static inline int
 goro__ring_push(struct goro__ring *r, const void *elem)
 {
-  GORO__RING_CALL(int, r, goro__ring_push_(r, elem, true));
-}
-
-static inline int
-goro__ring_push_nowait(struct goro__ring *r, const void *elem)
-{
-  GORO__RING_CALL(int, r, goro__ring_push_(r, elem, false));
+  GORO__RING_CALL(int, r, goro__ring_push_(r, elem, r->elemsize, true));
 }
 
 static inline int
 goro__ring_pop(struct goro__ring *r, void *elem)
 {
-  GORO__RING_CALL(int, r, goro__ring_pop_(r, elem, true));
+  GORO__RING_CALL(int, r, goro__ring_pop_(r, elem, r->elemsize, true));
+}
+
+/* The _nowait forms take the element's size, which must be r->elemsize:
+ * their one user (go.c) passes a constant. */
+static inline int
+goro__ring_push_nowait(struct goro__ring *r, const void *elem, size_t size)
+{
+  GORO__ASSERT(size == r->elemsize);
+  GORO__RING_CALL(int, r, goro__ring_push_(r, elem, size, false));
 }
 
 static inline int
-goro__ring_pop_nowait(struct goro__ring *r, void *elem)
+goro__ring_pop_nowait(struct goro__ring *r, void *elem, size_t size)
 {
-  GORO__RING_CALL(int, r, goro__ring_pop_(r, elem, false));
+  GORO__ASSERT(size == r->elemsize);
+  GORO__RING_CALL(int, r, goro__ring_pop_(r, elem, size, false));
 }
 
 static inline bool
@@ -424,6 +448,12 @@ static inline bool
 goro__ring_pending(struct goro__ring *r)
 {
   GORO__RING_CALL(bool, r, goro__ring_pending_(r));
+}
+
+static inline bool
+goro__ring_peek(struct goro__ring *r)
+{
+  GORO__RING_CALL(bool, r, goro__ring_peek_(r));
 }
 
 /* valgrind: take and drop vg_mu, an edge from whoever initialised or last

@@ -216,21 +216,21 @@ START_TEST(test_busy_slots_are_not_empty_or_full)
 
   size_t t0 = atomic_load(&r->tail);
   atomic_store(&r->tail, goro__ring_next(r, t0)); /* a producer claimed t0 */
-  ck_assert_int_eq(goro__ring_pop_nowait(r, &got), GORO__RING_BUSY);
+  ck_assert_int_eq(goro__ring_pop_nowait(r, &got, sizeof got), GORO__RING_BUSY);
   struct goro__ring_slot *sl = goro__ring_slot(r, t0 & (r->mark_bit - 1));
   memcpy(sl->data, &v, sizeof v);
   atomic_store(&sl->stamp, t0 + 1); /* ... and publishes */
-  ck_assert_int_eq(goro__ring_pop_nowait(r, &got), GORO__RING_OK);
+  ck_assert_int_eq(goro__ring_pop_nowait(r, &got, sizeof got), GORO__RING_OK);
   ck_assert_int_eq(got, 7);
 
   for (int i = 0; i < 2; i++)
     ck_assert_int_eq(goro__ring_push(r, &i), GORO__RING_OK);
-  ck_assert_int_eq(goro__ring_push_nowait(r, &v), GORO__RING_FULL);
+  ck_assert_int_eq(goro__ring_push_nowait(r, &v, sizeof v), GORO__RING_FULL);
   size_t h = atomic_load(&r->head);
   atomic_store(&r->head, goro__ring_next(r, h)); /* a consumer claimed h */
-  ck_assert_int_eq(goro__ring_push_nowait(r, &v), GORO__RING_BUSY);
+  ck_assert_int_eq(goro__ring_push_nowait(r, &v, sizeof v), GORO__RING_BUSY);
   atomic_store(&goro__ring_slot(r, h & (r->mark_bit - 1))->stamp, h + r->one_lap); /* frees */
-  ck_assert_int_eq(goro__ring_push_nowait(r, &v), GORO__RING_OK);
+  ck_assert_int_eq(goro__ring_push_nowait(r, &v, sizeof v), GORO__RING_OK);
   ring_free(r);
 }
 END_TEST
