@@ -76,7 +76,8 @@ struct goro_chan {
   /* Buffered channels only; its cap slots follow the channel. Last. */
   struct goro__ring ring;
 };
-_Static_assert(sizeof(struct goro_chan) == offsetof(struct goro_chan, ring) + sizeof(struct goro__ring),
+_Static_assert(sizeof(struct goro_chan) ==
+                   offsetof(struct goro_chan, ring) + sizeof(struct goro__ring),
                "the ring's slots follow the channel");
 
 /* A thread's first touch of a channel another thread made may read its
@@ -625,8 +626,7 @@ goro_chan_recv(goro_chan *c, void *elem)
   CHAN_ENTER(c);
   if (c == NULL)
     return GORO_EINVAL;
-  return recv_result(c->cap > 0 ? ring_op(c, GORO_RECV, elem) : sync_op(c, GORO_RECV, elem),
-                     false);
+  return recv_result(c->cap > 0 ? ring_op(c, GORO_RECV, elem) : sync_op(c, GORO_RECV, elem), false);
 }
 
 int

@@ -21,11 +21,11 @@
 static void
 atfork_prepare(void)
 {
-  goro__signal_atfork_prepare();      /* 0. signal.c's lock */
-  goro__mu_lock(&goro__threads.mu);   /* 1. records, the idle stack */
-  goro__timer_atfork_prepare();       /* 2. the timer lock */
-  goro__names_atfork_prepare();       /* 2. then the channel-name table's */
-  goro__pool_atfork_prepare();        /* 5. a leaf (valgrind builds) */
+  goro__signal_atfork_prepare();    /* 0. signal.c's lock */
+  goro__mu_lock(&goro__threads.mu); /* 1. records, the idle stack */
+  goro__timer_atfork_prepare();     /* 2. the timer lock */
+  goro__names_atfork_prepare();     /* 2. then the channel-name table's */
+  goro__pool_atfork_prepare();      /* 5. a leaf (valgrind builds) */
 }
 
 static void

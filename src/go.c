@@ -48,7 +48,7 @@ static _Atomic size_t ngoroutines;
 GORO__IGNORE_STATIC(next_id); /* valgrind: counters */
 GORO__IGNORE_STATIC(ngoroutines);
 static pthread_once_t init_once = PTHREAD_ONCE_INIT; /* init, below */
-static size_t stack_size; /* 0: the system default */
+static size_t stack_size;                            /* 0: the system default */
 
 static void init(void);
 

@@ -127,10 +127,10 @@ enum goro__state {
 };
 /* Who can end a thread's wait. */
 enum goro__blocked {
-  GORO__NOT_BLOCKED = 0,  /* it can make progress */
-  GORO__BLOCKED_FOREVER,  /* only another thread can wake it */
-  GORO__BLOCKED_TIMED,    /* it will wake by itself */
-  GORO__BLOCKED_IDLE,     /* goro's own thread, idle */
+  GORO__NOT_BLOCKED = 0, /* it can make progress */
+  GORO__BLOCKED_FOREVER, /* only another thread can wake it */
+  GORO__BLOCKED_TIMED,   /* it will wake by itself */
+  GORO__BLOCKED_IDLE,    /* goro's own thread, idle */
 };
 
 /* A goroutine's name, as goro_go_named keeps it: 63 bytes and a NUL. */
@@ -161,7 +161,7 @@ struct goro__thread {
   bool is_service;                  /* goro's own: the timer or signal thread */
   goro_fn *fn;                      /* the goroutine's function */
   void *arg;
-  goro_fn *then;                    /* run with then_arg once fn returns, or NULL */
+  goro_fn *then; /* run with then_arg once fn returns, or NULL */
   void *then_arg;
   char name[GORO__NAME_SIZE]; /* goro_go_named, or "" */
 };

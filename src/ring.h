@@ -75,10 +75,10 @@ struct goro__ring {
    * offset, a multiple of it: a 16-byte slot then never straddles two
    * cache lines (one that did made every operation on it touch two). */
   _Alignas(max_align_t) size_t cap; /* slots, >= 1 */
-  size_t elemsize; /* bytes copied per value */
-  size_t stride;   /* bytes per slot, stamp included; 0: no slots */
-  size_t mark_bit; /* in tail: closed; a power of two above every index */
-  size_t one_lap;  /* 2 * mark_bit: a position's lap unit */
+  size_t elemsize;                  /* bytes copied per value */
+  size_t stride;                    /* bytes per slot, stamp included; 0: no slots */
+  size_t mark_bit;                  /* in tail: closed; a power of two above every index */
+  size_t one_lap;                   /* 2 * mark_bit: a position's lap unit */
 #ifdef GORO_VALGRIND
   pthread_mutex_t vg_mu; /* see the top of the file */
 #endif

@@ -56,11 +56,11 @@ static struct {
   struct reg *regs;
   int wanted[NSIG];
   struct sigaction old[NSIG];
-  bool ready;                /* wake is initialised */
-  bool started;              /* the delivery thread runs (or is starting) */
+  bool ready;                        /* wake is initialised */
+  bool started;                      /* the delivery thread runs (or is starting) */
   struct goro__thread *_Atomic self; /* the delivery thread's record, once it has one;
                                         written under S.mu, read under goro__threads.mu too */
-  sigset_t fork_mask;        /* the forking thread's mask, from prepare to parent/child */
+  sigset_t fork_mask;                /* the forking thread's mask, from prepare to parent/child */
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* Written by on_signal in any thread; read and reset by the delivery

@@ -113,8 +113,8 @@ START_TEST(test_fifo_over_many_laps)
   static const size_t caps[] = {1, 2, 3, 7, 64};
   for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
     struct goro__ring *r = ring_new(sizeof(long), caps[i]);
-    churn(r, 5000, caps[i]);     /* full each round */
-    churn(r, 5000, 1);           /* one at a time */
+    churn(r, 5000, caps[i]); /* full each round */
+    churn(r, 5000, 1);       /* one at a time */
     churn(r, 5000, caps[i] / 2 + 1);
     ring_free(r);
   }
