@@ -25,23 +25,47 @@ goro__assert_fail(const char *expr, const char *file, int line, const char *func
   abort();
 }
 
-#ifdef GORO_VALGRIND /* the ring's vg_mu */
+#ifdef GORO_VALGRIND /* the ring's vg_mu; these cannot fail */
 void
 goro__mu_init(pthread_mutex_t *mu)
 {
-  ck_assert_int_eq(pthread_mutex_init(mu, NULL), 0);
+  if (pthread_mutex_init(mu, NULL) != 0)
+    abort();
 }
 void
 goro__mu_lock(pthread_mutex_t *mu)
 {
-  ck_assert_int_eq(pthread_mutex_lock(mu), 0);
+  if (pthread_mutex_lock(mu) != 0)
+    abort();
 }
 void
 goro__mu_unlock(pthread_mutex_t *mu)
 {
-  ck_assert_int_eq(pthread_mutex_unlock(mu), 0);
+  if (pthread_mutex_unlock(mu) != 0)
+    abort();
 }
 #endif
+
+/* A check for the hot loops: Check's own assertions cost thousands of
+ * instructions each, which valgrind multiplies; this one calls Check only
+ * when it fails. */
+#define EXPECT(cond)                                                                               \
+  do {                                                                                             \
+    if (!(cond))                                                                                   \
+      ck_abort_msg("%s:%d: expected %s", __FILE__, __LINE__, #cond);                               \
+  } while (0)
+
+/* GORO_TEST_SCALE (a positive factor; test/valgrind.sh shrinks the runs
+ * with it), read once by main. */
+static double test_scale = 1.0;
+
+/* n times the scale, at least 100. */
+static long
+scaled(long n)
+{
+  long m = (long)((double)n * test_scale);
+  return m < 100 ? 100 : m;
+}
 
 /* A ring and its slots in one allocation, as a channel holds them. */
 static struct goro__ring *
@@ -87,24 +111,24 @@ churn(struct goro__ring *r, long n, size_t k)
   long next_in = 0, next_out = 0;
   while (next_out < n) {
     for (size_t i = 0; i < k && next_in < n; i++) {
-      ck_assert_int_eq(goro__ring_push(r, &next_in), GORO__RING_OK);
+      EXPECT(goro__ring_push(r, &next_in) == GORO__RING_OK);
       next_in++;
     }
-    ck_assert_uint_eq(goro__ring_len(r), (size_t)(next_in - next_out));
+    EXPECT(goro__ring_len(r) == (size_t)(next_in - next_out));
     if (goro__ring_len(r) == r->cap) {
       long x = -1;
-      ck_assert_int_eq(goro__ring_push(r, &x), GORO__RING_FULL);
-      ck_assert(!goro__ring_ready(r, true));
+      EXPECT(goro__ring_push(r, &x) == GORO__RING_FULL);
+      EXPECT(!goro__ring_ready(r, true));
     }
     while (next_out < next_in) {
       long v = -1;
-      ck_assert_int_eq(goro__ring_pop(r, &v), GORO__RING_OK);
-      ck_assert_int_eq(v, next_out);
+      EXPECT(goro__ring_pop(r, &v) == GORO__RING_OK);
+      EXPECT(v == next_out);
       next_out++;
     }
     long v;
-    ck_assert_int_eq(goro__ring_pop(r, &v), GORO__RING_EMPTY);
-    ck_assert(!goro__ring_ready(r, false));
+    EXPECT(goro__ring_pop(r, &v) == GORO__RING_EMPTY);
+    EXPECT(!goro__ring_ready(r, false));
   }
 }
 
@@ -256,7 +280,10 @@ END_TEST
 
 /* ---- several producers and consumers ------------------------------------ */
 
-enum { PRODUCERS = 4, CONSUMERS = 4, PER_PRODUCER = 50000 };
+enum { PRODUCERS = 4, CONSUMERS = 4 };
+
+/* Values per producer. */
+static long per_producer;
 
 struct mpmc {
   struct goro__ring *r;
@@ -270,15 +297,15 @@ struct producer_arg {
   int id;
 };
 
-/* Push id * PER_PRODUCER + i for every i in order; the last producer to
+/* Push id * per_producer + i for every i in order; the last producer to
  * finish closes the ring. */
 static void *
 producer(void *arg)
 {
   struct producer_arg *a = arg;
   struct mpmc *m = a->m;
-  for (long i = 0; i < PER_PRODUCER; i++) {
-    long v = (long)a->id * PER_PRODUCER + i;
+  for (long i = 0; i < per_producer; i++) {
+    long v = (long)a->id * per_producer + i;
     while (goro__ring_push(m->r, &v) == GORO__RING_FULL)
       sched_yield();
   }
@@ -304,11 +331,10 @@ consumer(void *arg)
       sched_yield();
       continue;
     }
-    int p = (int)(v / PER_PRODUCER);
-    long i = v % PER_PRODUCER;
-    ck_assert_int_ge(p, 0);
-    ck_assert_int_lt(p, PRODUCERS);
-    ck_assert_int_gt(i, last[p]); /* each producer's values in order */
+    int p = (int)(v / per_producer);
+    long i = v % per_producer;
+    EXPECT(p >= 0 && p < PRODUCERS);
+    EXPECT(i > last[p]); /* each producer's values in order */
     last[p] = i;
     atomic_fetch_add(&m->taken[p], 1);
     atomic_fetch_add(&m->sum[p], i);
@@ -333,8 +359,8 @@ run_mpmc(size_t cap)
   for (int i = 0; i < PRODUCERS + CONSUMERS; i++)
     pthread_join(th[i], NULL);
   for (int p = 0; p < PRODUCERS; p++) {
-    ck_assert_int_eq(atomic_load(&m.taken[p]), PER_PRODUCER);
-    ck_assert_int_eq(atomic_load(&m.sum[p]), (long)PER_PRODUCER * (PER_PRODUCER - 1) / 2);
+    ck_assert_int_eq(atomic_load(&m.taken[p]), per_producer);
+    ck_assert_int_eq(atomic_load(&m.sum[p]), (long)per_producer * (per_producer - 1) / 2);
   }
   ck_assert_uint_eq(goro__ring_len(m.r), 0);
   ring_free(m.r);
@@ -377,6 +403,10 @@ ring_suite(void)
 int
 main(void)
 {
+  const char *scale = getenv("GORO_TEST_SCALE");
+  if (scale != NULL && atof(scale) > 0)
+    test_scale = atof(scale);
+  per_producer = scaled(50000);
   SRunner *sr = srunner_create(ring_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
