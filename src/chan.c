@@ -409,7 +409,8 @@ goro__chan_poll(goro_case *k, struct goro__waiter **partner, size_t *snap)
   enum step st;
   *partner = NULL;
   if (c->cap > 0) {
-    *snap = goro__ring_version(&c->ring);
+    if (snap != NULL)
+      *snap = goro__ring_version(&c->ring);
     st = ring_step(c, k->op, k->elem);
     if (st == STEP_DONE) {
       /* Wake a waiter of the other side after unlocking (goro__chan_finish). */
@@ -419,7 +420,8 @@ goro__chan_poll(goro_case *k, struct goro__waiter **partner, size_t *snap)
       *partner = w;
     }
   } else {
-    *snap = 0;
+    if (snap != NULL)
+      *snap = 0;
     st = k->op == GORO_SEND ? sync_step_send(c, partner) : sync_step_recv(c, k->elem, partner);
   }
   if (st == STEP_BLOCK)

@@ -268,10 +268,11 @@ size_t goro__chan_elemsize(goro_chan *c);
 
 /* The verbs goro_select uses on a case k of any channel, in its passes:
  *
- *   goro__chan_poll(k, &partner, &snap)   k's channel locked: try k now.
+ *   goro__chan_poll(k, &partner, snap)    k's channel locked: try k now.
  *       True when k is done (k->ok set: false if the channel is closed);
  *       then, after unlocking, goro__chan_finish(k, partner) if partner
- *       is set. False when k would block; snap then records what was seen.
+ *       is set. False when k would block; *snap (snap may be NULL) then
+ *       records what was seen.
  *   goro__chan_changed(k, snap)           locked: has the channel changed
  *       since that poll? (A select that found nothing ready must have
  *       seen every channel at one instant.)

@@ -133,15 +133,17 @@ order(struct sel_state *s, size_t n, uint32_t *tmp)
 }
 
 /* Pass 1: lock all and poll. Returns the index of the case done (unlocked,
- * its partner finished), or -1 with every lock still held. */
+ * its partner finished), or -1 with every lock still held. snap: record
+ * what each poll saw, for changed_since_poll (a select that may block
+ * does not need it, and reading every ring's ends costs). */
 static int
-poll_all(struct sel_state *s)
+poll_all(struct sel_state *s, bool snap)
 {
   lock_all(s);
   for (size_t i = 0; i < s->n; i++) {
     goro_case *k = &s->cases[s->poll[i]];
     struct goro__waiter *partner;
-    if (goro__chan_poll(k, &partner, &s->snap[i])) {
+    if (goro__chan_poll(k, &partner, snap ? &s->snap[i] : NULL)) {
       unlock_all(s);
       if (partner != NULL)
         goro__chan_finish(k, partner);
@@ -304,7 +306,7 @@ goro_select(goro_case *cases, size_t n, int64_t timeout_ns)
 
   for (;;) {
     bool expired = deadline >= 0 && goro__now() >= deadline;
-    if ((result = poll_all(&s)) >= 0)
+    if ((result = poll_all(&s, nonblocking || expired)) >= 0)
       break;
     if (nonblocking || expired) {
       bool changed = changed_since_poll(&s);
