@@ -96,19 +96,19 @@ goro__cpu_relax(void)
 #endif
 }
 
-/* Mutex and condvar wrappers (parker.c, the parker layer: the lock spins
- * by its policy; declared here, for every layer above): these calls
- * cannot fail in a correct program, so a failure aborts. Debug builds use
- * error-checking mutexes. goro__mu_lock spins a moment on a taken lock
- * before it sleeps (more than one CPU only). */
+/* ---- parker (parker.h, parker.c) ---------------------------------------- */
+
+#include "parker.h"
+
+/* Mutex and condvar wrappers (parker.c: the lock spins by the parker's
+ * policy), for every layer from the parker up: these calls cannot fail in
+ * a correct program, so a failure aborts. Debug builds use error-checking
+ * mutexes. goro__mu_lock spins a moment on a taken lock before it sleeps
+ * (more than one CPU only). */
 void goro__mu_init(pthread_mutex_t *mu);
 void goro__mu_lock(pthread_mutex_t *mu);
 void goro__mu_unlock(pthread_mutex_t *mu);
 void goro__cond_init(pthread_cond_t *cv); /* on CLOCK_MONOTONIC */
-
-/* ---- parker (parker.h) --------------------------------------------------- */
-
-#include "parker.h"
 
 /* ---- thread (thread.c) --------------------------------------------------- */
 
