@@ -702,15 +702,6 @@ handler_is_count_usr(int sig)
   return sa.sa_handler == count_usr;
 }
 
-static sigset_t
-set_of(int sig)
-{
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, sig);
-  return set;
-}
-
 /* signal.NotifyContext: a signal of the set cancels the context (and its
  * children), one outside the set does not; until the last release the
  * signal is goro's, after it the old handler is back. */

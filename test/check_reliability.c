@@ -40,18 +40,7 @@
 
 #include "testutil.h"
 
-#if UNDER_TSAN
-/* TSan refuses to start threads in the child of a multi-threaded fork
- * unless told otherwise; the fork tests do exactly that, on purpose. And
- * it sleeps a second at every exit (atexit_sleep_ms), which the many
- * short-lived children here cannot afford. */
-const char *__tsan_default_options(void);
-const char *
-__tsan_default_options(void)
-{
-  return "die_after_fork=0 atexit_sleep_ms=50";
-}
-#endif
+TSAN_OPTIONS_FOR_FORKING_SUITE; /* its fork tests start threads in the child */
 
 /* ---- Helpers ----------------------------------------------------------- */
 

@@ -30,16 +30,7 @@
 
 extern char **environ;
 
-#if UNDER_TSAN
-/* TSan refuses to start threads in the child of a multi-threaded fork
- * unless told otherwise; the fork tests do exactly that, on purpose. */
-const char *__tsan_default_options(void);
-const char *
-__tsan_default_options(void)
-{
-  return "die_after_fork=0 atexit_sleep_ms=50";
-}
-#endif
+TSAN_OPTIONS_FOR_FORKING_SUITE; /* its fork tests start threads in the child */
 
 /* ---- Helpers ----------------------------------------------------------- */
 
@@ -83,15 +74,6 @@ static int64_t
 within(double s)
 {
   return (int64_t)(s * slowness() * 1e9);
-}
-
-static sigset_t
-set_of(int sig)
-{
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, sig);
-  return set;
 }
 
 static goro_chan *

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <goro.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -84,6 +85,33 @@ run_suite(Suite *s)
 
 /* Any of them: the sanitizer owns malloc and slows everything down. */
 #define UNDER_SANITIZER (UNDER_TSAN || UNDER_ASAN)
+
+/* For a suite that forks a multi-threaded process on purpose and starts
+ * threads in the child: TSan refuses that unless die_after_fork=0, and
+ * sleeps a second at every exit (atexit_sleep_ms), which many short-lived
+ * children cannot afford. Write TSAN_OPTIONS_FOR_FORKING_SUITE; once, at
+ * file scope. */
+#if UNDER_TSAN
+#define TSAN_OPTIONS_FOR_FORKING_SUITE                                                             \
+  const char *__tsan_default_options(void);                                                        \
+  const char *__tsan_default_options(void)                                                         \
+  {                                                                                                \
+    return "die_after_fork=0 atexit_sleep_ms=50";                                                  \
+  }                                                                                                \
+  _Static_assert(1, "TSan options")
+#else
+#define TSAN_OPTIONS_FOR_FORKING_SUITE _Static_assert(1, "TSan options")
+#endif
+
+/* The signal set holding sig alone. */
+static inline sigset_t
+set_of(int sig)
+{
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  return set;
+}
 
 /* n times GORO_TEST_SCALE (a positive factor, default 1), at least 1. */
 static inline size_t
