@@ -20,9 +20,15 @@
  *   F4_broadcast_1000_sleepers the same with all 1000 asleep on one futex
  *                            word, woken by a single FUTEX_WAKE: what a
  *                            broadcast leaves of F3 (the kernel still wakes
- *                            and schedules every thread).
+ *                            and schedules every thread);
+ *   F5_spin_switch_two_cpus  one hand-off between two threads running on
+ *                            two CPUs, each spinning on the turn word: no
+ *                            system call at all, only the word's cache
+ *                            line moving between the CPUs (W1 and W4 at
+ *                            their best pay this for each hand-off, and
+ *                            more, as a channel moves several lines).
  *
- * Usage: floor [-w F1|F2|F3|F4]. Linux only (futex, CPU affinity).
+ * Usage: floor [-w F1|F2|F3|F4|F5]. Linux only (futex, CPU affinity).
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -99,11 +105,14 @@ pin(int cpu)
 
 /* ---- F1, F2: two threads taking turns ---------------------------------- */
 
+/* How a player waits for its turn. */
+enum wait { WAIT_FUTEX /* F1 */, WAIT_YIELD /* F2 */, WAIT_SPIN /* F5 */ };
+
 struct turns {
   _Atomic uint32_t turn; /* whose turn: 0 or 1 */
   int rounds;
   int cpu[2];
-  int use_yield; /* F2: yield while waiting; F1: sleep on the futex */
+  enum wait wait;
 };
 
 struct player {
@@ -120,13 +129,17 @@ play(void *arg)
   for (int i = 0; i < t->rounds; i++) {
     uint32_t cur;
     while ((cur = atomic_load(&t->turn)) != p->me) {
-      if (t->use_yield)
+      if (t->wait == WAIT_YIELD)
         sched_yield();
-      else
+      else if (t->wait == WAIT_FUTEX)
         futex_wait(&t->turn, cur);
+#if defined(__x86_64__) || defined(__i386__)
+      else
+        __builtin_ia32_pause();
+#endif
     }
     atomic_store(&t->turn, !p->me);
-    if (!t->use_yield)
+    if (t->wait == WAIT_FUTEX)
       futex_wake(&t->turn, 1);
   }
   return NULL;
@@ -134,9 +147,9 @@ play(void *arg)
 
 /* ns per hand-off (one thread's turn passing to the other). */
 static double
-turns(int rounds, int cpu0, int cpu1, int use_yield)
+turns(int rounds, int cpu0, int cpu1, enum wait wait)
 {
-  struct turns t = {.rounds = rounds, .cpu = {cpu0, cpu1}, .use_yield = use_yield};
+  struct turns t = {.rounds = rounds, .cpu = {cpu0, cpu1}, .wait = wait};
   atomic_init(&t.turn, 0);
   struct player p[2] = {{&t, 0}, {&t, 1}};
   pthread_t th[2];
@@ -237,10 +250,10 @@ main(int argc, char **argv)
   const char *only = NULL;
   if (argc == 3 && strcmp(argv[1], "-w") == 0 &&
       (strcmp(argv[2], "F1") == 0 || strcmp(argv[2], "F2") == 0 || strcmp(argv[2], "F3") == 0 ||
-       strcmp(argv[2], "F4") == 0)) {
+       strcmp(argv[2], "F4") == 0 || strcmp(argv[2], "F5") == 0)) {
     only = argv[2];
   } else if (argc != 1) {
-    fprintf(stderr, "usage: floor [-w F1|F2|F3|F4]\n");
+    fprintf(stderr, "usage: floor [-w F1|F2|F3|F4|F5]\n");
     return 2;
   }
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -248,16 +261,23 @@ main(int argc, char **argv)
     if (ncpu < 2)
       printf("F1_futex_wake_idle_cpu skipped=one_cpu\n");
     else
-      printf("F1_futex_wake_idle_cpu ns_per_op=%.1f ops=%d\n", turns(20000, 0, 1, 0), 40000);
+      printf("F1_futex_wake_idle_cpu ns_per_op=%.1f ops=%d\n", turns(20000, 0, 1, WAIT_FUTEX), 40000);
   }
   if (only == NULL || strcmp(only, "F2") == 0)
-    printf("F2_yield_switch_same_cpu ns_per_op=%.1f ops=%d\n", turns(200000, 0, 0, 1), 400000);
+    printf("F2_yield_switch_same_cpu ns_per_op=%.1f ops=%d\n", turns(200000, 0, 0, WAIT_YIELD), 400000);
   if (only == NULL || strcmp(only, "F3") == 0)
     printf("F3_wake_1000_sleepers ns_per_op=%.1f ops=%d\n", wake_sleepers(10, false),
            10 * SLEEPERS);
   if (only == NULL || strcmp(only, "F4") == 0)
     printf("F4_broadcast_1000_sleepers ns_per_op=%.1f ops=%d\n", wake_sleepers(10, true),
            10 * SLEEPERS);
+  if (only == NULL || strcmp(only, "F5") == 0) {
+    if (ncpu < 2)
+      printf("F5_spin_switch_two_cpus skipped=one_cpu\n");
+    else
+      printf("F5_spin_switch_two_cpus ns_per_op=%.1f ops=%d\n", turns(200000, 0, 1, WAIT_SPIN),
+             400000);
+  }
   return 0;
 }
 

@@ -169,7 +169,8 @@ if [ -x "$FLOOR" ]; then
   echo
   echo "| floor (plain pthreads and futexes, no goro) | median ns/op |"
   echo "|---|---:|"
-  for f in F1_futex_wake_idle_cpu F2_yield_switch_same_cpu F3_wake_1000_sleepers F4_broadcast_1000_sleepers; do
+  for f in F1_futex_wake_idle_cpu F2_yield_switch_same_cpu F3_wake_1000_sleepers F4_broadcast_1000_sleepers \
+    F5_spin_switch_two_cpus; do
     echo "| $f | $(median floor "$f") |"
   done
 fi
