@@ -277,12 +277,14 @@ sync_op(goro_chan *c, int op, void *elem)
   waitq_push(queue_of(c, op), &me);
   goro_chan_retain(c); /* see park_queued */
   park_queued(c, &me, op);
-  goro_chan_release(c);
-  if (me.ok)
-    return STEP_DONE;
-  if (op == GORO_RECV)
-    zero_elem(c, elem);
-  return STEP_CLOSED;
+  st = STEP_DONE;
+  if (!me.ok) {
+    if (op == GORO_RECV)
+      zero_elem(c, elem); /* reads c->elemsize: before the release */
+    st = STEP_CLOSED;
+  }
+  goro_chan_release(c); /* may free c: the last touch */
+  return st;
 }
 
 /* ---- buffered channels: the ring, and retry wake-ups --------------------

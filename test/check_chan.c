@@ -944,6 +944,89 @@ START_TEST(test_chan_retained_by_goroutines_outlives_the_creators_release)
 }
 END_TEST
 
+/* The contract's caller bug: the last reference released while a thread
+ * is blocked on the channel (here, closed first, so that the blocked
+ * receivers wake). The library must not free the channel under them: each
+ * wakes, zero-fills its element and returns. Run under ASan, a touch of
+ * the freed channel fails the test. */
+START_TEST(test_chan_last_release_while_receivers_block_does_not_free_it_under_them)
+{
+  size_t cap = test_caps[_i];
+  enum { NR = 4 };
+  goro_chan *c = chan_make_checked(sizeof(int64_t), cap);
+  goro_wg *wg = wg_make_checked();
+  struct receiver r[NR];
+  memset(r, 0, sizeof r);
+  for (int i = 0; i < NR; i++) {
+    r[i].c = c; /* borrowed: the bug under test */
+    wg_go_checked(wg, receiver_main, &r[i]);
+  }
+  nap(50 * MS); /* let them block */
+  ck_assert_int_eq(goro_chan_close(c), 0);
+  goro_chan_release(c); /* the last reference, while they may still sleep */
+  goro_wg_wait(wg);
+  for (int i = 0; i < NR; i++) {
+    ck_assert_int_eq(r[i].rc, 0);
+    ck_assert_int_eq(r[i].v, 0);
+  }
+  goro_wg_free(wg);
+}
+END_TEST
+
+/* The same bug with senders blocked on a full channel and with selects
+ * blocked on it: each wakes with GORO_EPIPE (select: the receive case,
+ * closed) and returns without touching the freed channel. */
+struct select_receiver {
+  goro_chan *c;
+  int won;
+  int64_t v;
+};
+
+static void
+select_receiver_main(void *arg)
+{
+  struct select_receiver *r = arg;
+  r->v = -1;
+  goro_case cs = GORO_RECV_CASE(r->c, &r->v);
+  r->won = goro_select(&cs, 1, GORO_FOREVER);
+}
+
+START_TEST(test_chan_last_release_while_senders_and_selects_block_does_not_free_it)
+{
+  size_t cap = test_caps[_i];
+  enum { NS = 3 };
+  goro_chan *full = chan_make_checked(sizeof(int64_t), cap);
+  goro_chan *empty = chan_make_checked(sizeof(int64_t), cap);
+  for (size_t i = 0; i < cap; i++) {
+    int64_t v = (int64_t)i;
+    ck_assert_int_eq(goro_chan_send(full, &v), 0);
+  }
+  goro_wg *wg = wg_make_checked();
+  struct seq_sender snd[NS];
+  struct select_receiver sel[NS];
+  memset(snd, 0, sizeof snd);
+  memset(sel, 0, sizeof sel);
+  for (int i = 0; i < NS; i++) {
+    snd[i] = (struct seq_sender){.c = full, .base = 100, .n = 1}; /* borrowed */
+    sel[i].c = empty;                                             /* borrowed */
+    wg_go_checked(wg, seq_sender_main, &snd[i]);
+    wg_go_checked(wg, select_receiver_main, &sel[i]);
+  }
+  nap(50 * MS); /* let them block */
+  ck_assert_int_eq(goro_chan_close(full), 0);
+  ck_assert_int_eq(goro_chan_close(empty), 0);
+  goro_chan_release(full); /* the last references, while they may still sleep */
+  goro_chan_release(empty);
+  goro_wg_wait(wg);
+  for (int i = 0; i < NS; i++) {
+    ck_assert_int_eq(snd[i].rc, GORO_EPIPE);
+    ck_assert_int_eq(sel[i].won, 0);
+    ck_assert_int_eq(sel[i].v, 0);
+  }
+  goro_wg_free(wg);
+}
+END_TEST
+
 /* ---- Order ------------------------------------------------------------- */
 
 START_TEST(test_chan_buffered_ring_wraps_around_in_fifo_order)
@@ -1259,6 +1342,10 @@ chan_suite(void)
   tcase_add_test(tc, test_chan_retain_returns_the_channel_and_release_null_is_a_noop);
   tcase_add_loop_test(tc, test_chan_retained_by_goroutines_outlives_the_creators_release, 0,
                       TEST_NCAPS);
+  tcase_add_loop_test(tc, test_chan_last_release_while_receivers_block_does_not_free_it_under_them,
+                      0, TEST_NCAPS);
+  tcase_add_loop_test(tc, test_chan_last_release_while_senders_and_selects_block_does_not_free_it,
+                      0, TEST_NCAPS);
   suite_add_tcase(s, tc);
 
   tc = tcase_make("order", 30);
